@@ -1,0 +1,33 @@
+"""The Celery app: queues, routing and the beat schedule live here, in code."""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("tocsin")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+# Paging work has its own queue so a backlog of housekeeping never delays a page.
+app.conf.task_default_queue = "default"
+app.conf.task_queues = (Queue("default"), Queue("paging"))
+app.conf.task_routes = {
+    "incidents.tasks.escalation_*": {"queue": "paging"},
+    "incidents.tasks.notification_*": {"queue": "paging"},
+}
+app.conf.beat_schedule = {}
+
+app.autodiscover_tasks()
+
+
+def ensure_broker_dirs() -> None:
+    """The filesystem transport needs its folders to exist before the first publish."""
+    options = app.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "control_folder"):
+        if options.get(key):
+            os.makedirs(options[key], exist_ok=True)
+
+
+ensure_broker_dirs()

@@ -1,0 +1,431 @@
+"""Incident lifecycle: every write to an incident goes through one of these functions.
+
+Each takes keyword-only arguments, runs in one transaction, locks the incident row, is a
+no-op when the incident is already where it was asked to go, refuses illegal moves with
+`IllegalTransition`, stamps the times, writes the timeline and schedules side effects on
+commit. `actor` is the acting user; `via` names a non-user actor (an integration, a timer).
+"""
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.choices import (
+    ALLOWED_TRANSITIONS,
+    OPEN_STATUSES,
+    WORKING_STATUSES,
+    IncidentStatus,
+    ResponderRole,
+    TimelineKind,
+    UpdateStatus,
+)
+from incidents.errors import DomainError, IllegalTransition
+from incidents.models import (
+    Incident,
+    IncidentCounter,
+    Responder,
+    Service,
+    Severity,
+    StatusUpdate,
+)
+from incidents.timeline import actor_label, timeline_record
+
+User = AbstractBaseUser
+
+# Side effects other parts of Tocsin attach to incident events (escalation, post-mortems, ...).
+# Each hook is called on commit with the incident id; hooks must not raise.
+_on_open_hooks: list[Callable[[int], None]] = []
+_on_status_hooks: list[Callable[[int, str, str], None]] = []
+
+
+def on_incident_opened(hook: Callable[[int], None]) -> Callable[[int], None]:
+    _on_open_hooks.append(hook)
+    return hook
+
+
+def on_incident_status_changed(
+    hook: Callable[[int, str, str], None],
+) -> Callable[[int, str, str], None]:
+    """Register `hook(incident_id, before, after)`, called after each committed status move."""
+    _on_status_hooks.append(hook)
+    return hook
+
+
+def _next_number() -> int:
+    counter, _ = IncidentCounter.objects.select_for_update().get_or_create(name="incident")
+    counter.value += 1
+    counter.save(update_fields=["value"])
+    return counter.value
+
+
+@transaction.atomic
+def incident_create(
+    *,
+    title: str,
+    severity: Severity,
+    actor: User | None = None,
+    via: str | None = None,
+    services: Iterable[Service] = (),
+    summary: str = "",
+    impact: str = "",
+    commander: User | None = None,
+    started_at: datetime | None = None,
+    detected_at: datetime | None = None,
+) -> Incident:
+    """Open an incident. Every new incident starts `triggered`: it pages until acknowledged."""
+    title = (title or "").strip()
+    if not title:
+        raise DomainError("An incident needs a title.", field="title")
+    now = timezone.now()
+    detected_at = detected_at or now
+    incident = Incident.objects.create(
+        number=_next_number(),
+        title=title[:255],
+        summary=summary,
+        impact=impact,
+        severity=severity,
+        status=IncidentStatus.TRIGGERED,
+        commander=commander,
+        created_by=actor,
+        detected_at=detected_at,
+        started_at=min(started_at or detected_at, detected_at),
+    )
+    services = list(services)
+    if services:
+        incident.services.set(services)
+    names = ", ".join(s.name for s in services)
+    timeline_record(
+        incident=incident,
+        kind=TimelineKind.CREATED,
+        actor=actor,
+        via=via,
+        message=f"Opened {incident.reference} as {severity.key}"
+        + (f" on {names}" if names else "")
+        + f" by {actor_label(actor, via)}.",
+        after={"status": incident.status, "severity": severity.key, "title": incident.title},
+    )
+    for hook in _on_open_hooks:
+        transaction.on_commit(lambda hook=hook: hook(incident.pk))
+    return incident
+
+
+def _lock(incident: Incident) -> Incident:
+    return (
+        Incident.objects.select_for_update(of=("self",))
+        .select_related("severity")
+        .get(pk=incident.pk)
+    )
+
+
+def _move(
+    incident: Incident,
+    *,
+    to: str,
+    actor: User | None,
+    via: str | None,
+    reason: str = "",
+) -> Incident:
+    """Apply one allowed status change to a locked incident and record it."""
+    before = incident.status
+    now = timezone.now()
+    incident.status = to
+    fields = ["status", "updated_at"]
+    if to == IncidentStatus.ACKNOWLEDGED or (
+        to in WORKING_STATUSES and incident.acknowledged_at is None
+    ):
+        incident.acknowledged_at = incident.acknowledged_at or now
+        fields.append("acknowledged_at")
+    if to == IncidentStatus.MONITORING and incident.mitigated_at is None:
+        incident.mitigated_at = now
+        fields.append("mitigated_at")
+    if to == IncidentStatus.RESOLVED:
+        incident.resolved_at = now
+        incident.mitigated_at = incident.mitigated_at or now
+        fields += ["resolved_at", "mitigated_at"]
+    if before == IncidentStatus.RESOLVED:
+        incident.resolved_at = None
+        fields.append("resolved_at")
+    incident.save(update_fields=fields)
+
+    who = actor_label(actor, via)
+    if before == IncidentStatus.RESOLVED:
+        kind, message = TimelineKind.REOPENED, f"{who} reopened the incident: {reason}"
+    else:
+        kind = TimelineKind.STATUS
+        message = f"{who} changed status from {IncidentStatus(before).label} to {IncidentStatus(to).label}."
+        if reason:
+            message += f" {reason}"
+    timeline_record(
+        incident=incident,
+        kind=kind,
+        actor=actor,
+        via=via,
+        message=message,
+        before={"status": before},
+        after={"status": to},
+    )
+    for hook in _on_status_hooks:
+        transaction.on_commit(lambda hook=hook: hook(incident.pk, before, to))
+    return incident
+
+
+def _refuse(incident: Incident, to: str) -> IllegalTransition:
+    current = IncidentStatus(incident.status).label.lower()
+    target = IncidentStatus(to).label.lower()
+    if incident.status == IncidentStatus.RESOLVED:
+        hint = " Reopen it first."
+    elif to == IncidentStatus.ACKNOWLEDGED:
+        hint = " It has been acknowledged already."
+    else:
+        hint = ""
+    return IllegalTransition(f"{incident.reference} is {current} and cannot move to {target}.{hint}")
+
+
+@transaction.atomic
+def incident_transition(
+    *,
+    incident: Incident,
+    to: str,
+    actor: User | None = None,
+    via: str | None = None,
+    reason: str = "",
+) -> Incident:
+    """Move an incident to `to` along the allowed flow.
+
+    Moving a triggered incident to investigating/identified/monitoring acknowledges it first
+    (two timeline rows). Reopening a resolved incident needs a reason: use `incident_reopen`.
+    """
+    to = IncidentStatus(to)
+    incident = _lock(incident)
+    if incident.status == to:
+        return incident
+    if incident.status == IncidentStatus.RESOLVED:
+        if to == IncidentStatus.INVESTIGATING:
+            return incident_reopen(incident=incident, actor=actor, via=via, reason=reason)
+        raise _refuse(incident, to)
+    if to not in ALLOWED_TRANSITIONS[incident.status]:
+        raise _refuse(incident, to)
+    if incident.status == IncidentStatus.TRIGGERED and to in WORKING_STATUSES:
+        incident = _move(incident, to=IncidentStatus.ACKNOWLEDGED, actor=actor, via=via)
+    return _move(incident, to=to, actor=actor, via=via, reason=reason)
+
+
+def incident_acknowledge(*, incident: Incident, actor: User | None = None, via: str | None = None) -> Incident:
+    """Acknowledge a triggered incident; a no-op once it is acknowledged or further along."""
+    with transaction.atomic():
+        locked = _lock(incident)
+        if locked.status != IncidentStatus.TRIGGERED and locked.status in OPEN_STATUSES:
+            return locked
+        return incident_transition(
+            incident=locked, to=IncidentStatus.ACKNOWLEDGED, actor=actor, via=via
+        )
+
+
+def incident_resolve(
+    *, incident: Incident, actor: User | None = None, via: str | None = None, reason: str = ""
+) -> Incident:
+    return incident_transition(
+        incident=incident, to=IncidentStatus.RESOLVED, actor=actor, via=via, reason=reason
+    )
+
+
+@transaction.atomic
+def incident_reopen(
+    *, incident: Incident, reason: str, actor: User | None = None, via: str | None = None
+) -> Incident:
+    """Return a resolved incident to investigating; the reason goes in the timeline."""
+    reason = (reason or "").strip()
+    incident = _lock(incident)
+    if incident.status != IncidentStatus.RESOLVED:
+        raise IllegalTransition(f"{incident.reference} is not resolved, so it cannot be reopened.")
+    if not reason:
+        raise DomainError("Say why the incident is being reopened.", field="reason")
+    return _move(incident, to=IncidentStatus.INVESTIGATING, actor=actor, via=via, reason=reason)
+
+
+@transaction.atomic
+def incident_set_severity(
+    *, incident: Incident, severity: Severity, actor: User | None = None, via: str | None = None
+) -> Incident:
+    incident = _lock(incident)
+    if incident.severity_id == severity.pk:
+        return incident
+    before = incident.severity
+    incident.severity = severity
+    incident.save(update_fields=["severity", "updated_at"])
+    timeline_record(
+        incident=incident,
+        kind=TimelineKind.SEVERITY,
+        actor=actor,
+        via=via,
+        message=f"{actor_label(actor, via)} changed severity from {before.key} to {severity.key}.",
+        before={"severity": before.key},
+        after={"severity": severity.key},
+    )
+    return incident
+
+
+@transaction.atomic
+def incident_assign_commander(
+    *, incident: Incident, commander: User | None, actor: User | None = None, via: str | None = None
+) -> Incident:
+    """Hand command to `commander` (None to clear it)."""
+    incident = _lock(incident)
+    if incident.commander_id == (commander.pk if commander else None):
+        return incident
+    before = incident.commander
+    incident.commander = commander
+    incident.save(update_fields=["commander", "updated_at"])
+    who = actor_label(actor, via)
+    if commander is None:
+        message = f"{who} cleared the commander."
+    elif actor is not None and commander.pk == actor.pk:
+        message = f"{who} took command."
+    else:
+        message = f"{who} made {actor_label(commander)} commander."
+    timeline_record(
+        incident=incident,
+        kind=TimelineKind.COMMANDER,
+        actor=actor,
+        via=via,
+        message=message,
+        before={"commander": before.get_username() if before else None},
+        after={"commander": commander.get_username() if commander else None},
+    )
+    return incident
+
+
+@transaction.atomic
+def incident_add_responder(
+    *,
+    incident: Incident,
+    user: User,
+    role: str = ResponderRole.RESPONDER,
+    actor: User | None = None,
+    via: str | None = None,
+) -> Responder:
+    incident = _lock(incident)
+    role = ResponderRole(role)
+    responder, created = Responder.objects.get_or_create(
+        incident=incident, user=user, defaults={"role": role}
+    )
+    if not created and responder.role == role:
+        return responder
+    before = None if created else {"user": user.get_username(), "role": responder.role}
+    if not created:
+        responder.role = role
+        responder.save(update_fields=["role"])
+    timeline_record(
+        incident=incident,
+        kind=TimelineKind.RESPONDER_ADDED,
+        actor=actor,
+        via=via,
+        message=f"{actor_label(actor, via)} added {actor_label(user)} as {role.label.lower()}.",
+        before=before,
+        after={"user": user.get_username(), "role": role},
+    )
+    return responder
+
+
+@transaction.atomic
+def incident_remove_responder(
+    *, incident: Incident, user: User, actor: User | None = None, via: str | None = None
+) -> None:
+    incident = _lock(incident)
+    deleted, _ = Responder.objects.filter(incident=incident, user=user).delete()
+    if deleted:
+        timeline_record(
+            incident=incident,
+            kind=TimelineKind.RESPONDER_REMOVED,
+            actor=actor,
+            via=via,
+            message=f"{actor_label(actor, via)} removed {actor_label(user)} from the responders.",
+            before={"user": user.get_username()},
+        )
+
+
+# Fields staff may edit freely on an incident; status, severity and people have their own moves.
+EDITABLE_FIELDS = ("title", "summary", "impact", "started_at")
+
+
+@transaction.atomic
+def incident_update_details(
+    *, incident: Incident, actor: User | None = None, via: str | None = None, **changes
+) -> Incident:
+    """Edit descriptive fields and record before/after for the ones that changed."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise DomainError(f"Cannot edit {', '.join(sorted(unknown))} here.")
+    incident = _lock(incident)
+    before, after = {}, {}
+    for field, value in changes.items():
+        old = getattr(incident, field)
+        if old != value:
+            before[field], after[field] = _jsonable(old), _jsonable(value)
+            setattr(incident, field, value)
+    if "title" in after and not str(after["title"]).strip():
+        raise DomainError("An incident needs a title.", field="title")
+    if not after:
+        return incident
+    incident.save(update_fields=[*after, "updated_at"])
+    timeline_record(
+        incident=incident,
+        kind=TimelineKind.FIELD,
+        actor=actor,
+        via=via,
+        message=f"{actor_label(actor, via)} edited {', '.join(after)}.",
+        before=before,
+        after=after,
+    )
+    return incident
+
+
+def _jsonable(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@transaction.atomic
+def status_update_post(
+    *,
+    incident: Incident,
+    message: str,
+    actor: User | None = None,
+    via: str | None = None,
+    public: bool = False,
+    status: str | None = None,
+) -> StatusUpdate:
+    """Post an update. Giving a `status` also moves the incident there (resolved resolves it).
+
+    Without one, the update speaks of the incident's current phase.
+    """
+    message = (message or "").strip()
+    if not message:
+        raise DomainError("A status update needs a message.", field="message")
+    incident = _lock(incident)
+    if status:
+        status = UpdateStatus(status)
+        incident = incident_transition(incident=incident, to=status, actor=actor, via=via)
+    else:
+        status = _phase_of(incident.status)
+    update = StatusUpdate.objects.create(
+        incident=incident, status=status, message=message, public=public, author=actor
+    )
+    visibility = "public" if public else "internal"
+    timeline_record(
+        incident=incident,
+        kind=TimelineKind.UPDATE,
+        actor=actor,
+        via=via,
+        message=f"{actor_label(actor, via)} posted a {visibility} update ({status.label}): {message}",
+        after={"update": update.pk, "public": public, "status": status},
+    )
+    return update
+
+
+def _phase_of(status: str) -> UpdateStatus:
+    if status in (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED):
+        return UpdateStatus.INVESTIGATING
+    return UpdateStatus(status)

@@ -1,0 +1,37 @@
+"""Prefilled message texts from the seeds' communication templates (templates/messages/)."""
+
+from datetime import timedelta
+
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from incidents.choices import UpdateStatus
+from incidents.models import Incident
+
+
+def humanize_duration(delta: timedelta) -> str:
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 60 * 24)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days}d"] if days else []
+    if hours:
+        parts.append(f"{hours}h")
+    if minutes or not parts:
+        parts.append(f"{minutes}m")
+    return " ".join(parts)
+
+
+def status_update_template(*, incident: Incident, status: str, public: bool) -> str:
+    """The text a status update of this phase starts from, filled in from the incident."""
+    status = UpdateStatus(status)
+    cadence = incident.severity.update_every
+    now = timezone.now()
+    services = ", ".join(s.name for s in incident.services.all())
+    context = {
+        "incident": incident,
+        "public": public,
+        "what": f"problems with {services}" if services else incident.title.lower(),
+        "next_update": now + cadence if cadence and status != UpdateStatus.RESOLVED else None,
+        "duration": humanize_duration(incident.age(now)),
+    }
+    return render_to_string(f"messages/updates/{status}.txt", context).strip()

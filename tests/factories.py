@@ -1,0 +1,47 @@
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django.utils.text import slugify
+
+from incidents.models import Service, Severity
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    password = factory.django.Password("correct horse battery staple")
+    is_staff = True
+
+
+class ServiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Service
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Service {n}")
+    slug = factory.LazyAttribute(lambda s: slugify(s.name))
+
+
+def severity(key: str = "P1") -> Severity:
+    """The seeded severities exist in every test database (data migration 0002)."""
+    return Severity.objects.get(key=key)
+
+
+def make_incident(*, title: str = "Checkout returns 502", severity_key: str = "P1", services=(), actor=None, **kwargs):
+    """Open an incident through the domain function, as every real caller does."""
+    from incidents.lifecycle import incident_create
+
+    return incident_create(
+        title=title,
+        severity=severity(severity_key),
+        services=services,
+        actor=actor,
+        detected_at=kwargs.pop("detected_at", timezone.now()),
+        **kwargs,
+    )
