@@ -38,3 +38,24 @@ STAFF_GROUPS: dict[str, list[str]] = {
     "Responder": VIEW + RESPOND,
     "Incident manager": VIEW + RESPOND + MANAGE,
 }
+
+
+def sync_staff_groups(group_model, permission_model, *, using: str = "default") -> None:
+    """Make each staff group hold exactly the permissions STAFF_GROUPS gives it.
+
+    Takes the models as arguments so the data migration (historical models) and the
+    post_migrate receiver (current models) share it. Permissions whose model does not
+    exist yet are skipped: the post_migrate run after a later migration grants them.
+    The three groups are Tocsin's own; a team wanting other rights makes its own group.
+    """
+    wanted = {perm for perms in STAFF_GROUPS.values() for perm in perms}
+    app_labels = {perm.split(".", 1)[0] for perm in wanted}
+    by_name = {
+        f"{p.content_type.app_label}.{p.codename}": p
+        for p in permission_model.objects.using(using)
+        .filter(content_type__app_label__in=app_labels)
+        .select_related("content_type")
+    }
+    for name, perms in STAFF_GROUPS.items():
+        group, _ = group_model.objects.using(using).get_or_create(name=name)
+        group.permissions.set([by_name[perm] for perm in perms if perm in by_name])
