@@ -1,0 +1,192 @@
+"""Writes to on-call schedules: creating schedules with their layers, overrides, calendar tokens.
+
+Each function takes keyword-only arguments, runs in one transaction and raises `DomainError`
+naming the field at fault; the admin forms and the API both call these checks.
+"""
+
+import re
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
+from django.db import transaction
+
+from incidents.errors import DomainError
+from incidents.models import (
+    HandoffChannel,
+    Override,
+    Rotation,
+    RotationParticipant,
+    Schedule,
+    UserCalendar,
+)
+from incidents.models.oncall import ChannelKind, ShiftKind
+
+SHIFT_HOURS = re.compile(r"^([1-9][0-9]{0,2})h$")
+
+
+def parse_shift(spec: str) -> tuple[str, int | None]:
+    """'daily' / 'weekly' / '<n>h' (1 to 168 hours) -> (shift kind, hours)."""
+    if spec in (ShiftKind.DAILY, ShiftKind.WEEKLY):
+        return spec, None
+    match = SHIFT_HOURS.match(spec or "")
+    if match and int(match.group(1)) <= 168:
+        return ShiftKind.HOURS, int(match.group(1))
+    raise DomainError(
+        f"Unknown shift {spec!r}: use 'daily', 'weekly' or a number of hours such as '12h'.",
+        field="shift",
+    )
+
+
+def check_time_zone(name: str) -> zoneinfo.ZoneInfo:
+    if not name or name not in zoneinfo.available_timezones():
+        raise DomainError(
+            f"Unknown time zone {name!r}: use an IANA name such as Europe/Berlin.", field="time_zone"
+        )
+    return zoneinfo.ZoneInfo(name)
+
+
+def check_channel(kind: str, address: str) -> None:
+    try:
+        if kind == ChannelKind.EMAIL:
+            validate_email(address)
+        elif kind == ChannelKind.WEBHOOK:
+            URLValidator(schemes=["http", "https"])(address)
+        else:
+            raise DomainError(f"Unknown channel kind {kind!r}: use email or webhook.", field="kind")
+    except ValidationError as error:
+        raise DomainError(f"Invalid {kind} address {address!r}.", field="address") from error
+
+
+@dataclass
+class RotationInput:
+    name: str
+    participants: Sequence  # users, in turn order
+    handoff_time: time
+    start_date: date
+    shift_kind: str = ShiftKind.WEEKLY
+    shift_hours: int | None = None
+    handoff_weekday: int | None = None
+    ends_at: datetime | None = None
+    restrict_weekdays: list[int] = field(default_factory=list)
+    restrict_start: time | None = None
+    restrict_end: time | None = None
+
+
+def check_rotation(rotation: RotationInput) -> None:
+    if not rotation.participants:
+        raise DomainError("A rotation needs at least one participant.", field="participants")
+    if rotation.shift_kind == ShiftKind.HOURS and not (rotation.shift_hours or 0) >= 1:
+        raise DomainError("An 'every N hours' rotation needs a shift length.", field="shift_hours")
+    if rotation.handoff_weekday is not None and not 0 <= rotation.handoff_weekday <= 6:
+        raise DomainError("The handoff weekday is 0 (Monday) to 6 (Sunday).", field="handoff_weekday")
+    if any(not isinstance(d, int) or not 0 <= d <= 6 for d in rotation.restrict_weekdays):
+        raise DomainError("Restriction weekdays are 0 (Monday) to 6 (Sunday).", field="restrict_weekdays")
+    if (rotation.restrict_start is None) != (rotation.restrict_end is None):
+        raise DomainError("Give both ends of the restriction hours, or neither.", field="restrict_end")
+
+
+@transaction.atomic
+def schedule_create(
+    *,
+    name: str,
+    time_zone: str,
+    rotations: Sequence[RotationInput],
+    handoff_notify: Sequence[tuple[str, str]] = (),
+    description: str = "",
+    backup_schedule: Schedule | None = None,
+    actor=None,
+) -> Schedule:
+    """A schedule and its layers; `rotations` are listed highest priority first."""
+    check_time_zone(time_zone)
+    if Schedule.objects.filter(name=name).exists():
+        raise DomainError(f"A schedule named {name!r} already exists.", field="name")
+    if not rotations:
+        raise DomainError("A schedule needs at least one rotation.", field="rotations")
+    for rotation in rotations:
+        check_rotation(rotation)
+    for kind, address in handoff_notify:
+        check_channel(kind, address)
+
+    schedule = Schedule.objects.create(
+        name=name, time_zone=time_zone, description=description, backup_schedule=backup_schedule
+    )
+    for index, spec in enumerate(rotations):
+        rotation = Rotation.objects.create(
+            schedule=schedule,
+            name=spec.name,
+            priority=len(rotations) - index,
+            shift_kind=spec.shift_kind,
+            shift_hours=spec.shift_hours,
+            handoff_time=spec.handoff_time,
+            handoff_weekday=spec.handoff_weekday,
+            start_date=spec.start_date,
+            ends_at=spec.ends_at,
+            restrict_weekdays=sorted(set(spec.restrict_weekdays)),
+            restrict_start=spec.restrict_start,
+            restrict_end=spec.restrict_end,
+        )
+        RotationParticipant.objects.bulk_create(
+            RotationParticipant(rotation=rotation, user=user, position=position)
+            for position, user in enumerate(spec.participants)
+        )
+    HandoffChannel.objects.bulk_create(
+        HandoffChannel(schedule=schedule, kind=kind, address=address)
+        for kind, address in dict.fromkeys(handoff_notify)
+    )
+    return schedule
+
+
+def check_override(
+    *, schedule: Schedule, user, start: datetime, end: datetime, exclude_pk: int | None = None
+) -> None:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise DomainError("Give times with their UTC offset.", field="start" if start.tzinfo is None else "end")
+    if end <= start:
+        raise DomainError("The override must end after it starts.", field="end")
+    clash = (
+        Override.objects.filter(schedule=schedule, user=user, starts_at__lt=end, ends_at__gt=start)
+        .exclude(pk=exclude_pk)
+        .first()
+    )
+    if clash is not None:
+        raise DomainError(
+            f"{user} already covers {schedule} from {clash.starts_at:%Y-%m-%d %H:%M} to "
+            f"{clash.ends_at:%Y-%m-%d %H:%M} UTC; this override would overlap it.",
+            field="start",
+        )
+
+
+@transaction.atomic
+def override_create(
+    *,
+    schedule: Schedule,
+    user,
+    start: datetime,
+    end: datetime,
+    replaces=None,
+    reason: str = "",
+    actor=None,
+) -> Override:
+    """`user` covers `schedule` over [start, end), replacing `replaces` only, or whoever is on."""
+    # Serialises overrides of one schedule so two overlapping requests cannot both pass the check.
+    Schedule.objects.select_for_update().filter(pk=schedule.pk).first()
+    check_override(schedule=schedule, user=user, start=start, end=end)
+    return Override.objects.create(
+        schedule=schedule,
+        user=user,
+        starts_at=start,
+        ends_at=end,
+        replaces=replaces,
+        reason=reason,
+        created_by=actor,
+    )
+
+
+def user_calendar(*, user) -> UserCalendar:
+    """The person's iCal feed token, created on first use."""
+    calendar, _ = UserCalendar.objects.get_or_create(user=user)
+    return calendar
