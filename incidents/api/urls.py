@@ -1,5 +1,29 @@
 from django.urls import path
 
+from incidents.api import views
+
 app_name = "api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("severities/", views.SeverityList.as_view(), name="severity-list"),
+    path("services/", views.ServiceListCreate.as_view(), name="service-list"),
+    path("services/<int:pk>/", views.ServiceDetail.as_view(), name="service-detail"),
+    path("incidents/", views.IncidentListCreate.as_view(), name="incident-list"),
+    path("incidents/<int:pk>/", views.IncidentDetail.as_view(), name="incident-detail"),
+    path(
+        "incidents/<int:pk>/acknowledge/",
+        views.IncidentAcknowledge.as_view(),
+        name="incident-acknowledge",
+    ),
+    path("incidents/<int:pk>/resolve/", views.IncidentResolve.as_view(), name="incident-resolve"),
+    path("incidents/<int:pk>/status/", views.IncidentTransition.as_view(), name="incident-status"),
+    path("incidents/<int:pk>/updates/", views.IncidentUpdates.as_view(), name="incident-updates"),
+    path(
+        "incidents/<int:pk>/timeline/", views.IncidentTimeline.as_view(), name="incident-timeline"
+    ),
+    path(
+        "incidents/<int:pk>/responders/",
+        views.IncidentResponders.as_view(),
+        name="incident-responders",
+    ),
+]

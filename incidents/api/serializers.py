@@ -1,0 +1,166 @@
+"""Input and output serializers for the incidents API. Inputs validate; outputs render."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from rest_framework import serializers
+
+from incidents.choices import IncidentStatus, ResponderRole, UpdateStatus
+from incidents.models import Incident, Service, Severity, StatusUpdate, TimelineEvent
+
+
+class UsernameField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "username")
+        kwargs.setdefault("queryset", get_user_model().objects.filter(is_active=True))
+        super().__init__(**kwargs)
+
+
+class SeverityKeyField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "key")
+        kwargs.setdefault("queryset", Severity.objects.all())
+        super().__init__(**kwargs)
+
+
+class SeveritySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Severity
+        fields = [
+            "id",
+            "key",
+            "name",
+            "rank",
+            "description",
+            "acknowledge_within",
+            "resolve_within",
+            "update_every",
+            "pages",
+            "postmortem",
+            "postmortem_due_within",
+        ]
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    owner = UsernameField(required=False, allow_null=True)
+
+    class Meta:
+        model = Service
+        fields = ["id", "name", "slug", "description", "owner", "dashboard_url", "logs_url"]
+
+
+class IncidentOutput(serializers.ModelSerializer):
+    reference = serializers.CharField(read_only=True)
+    severity = serializers.CharField(source="severity.key")
+    services = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
+    commander = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    acknowledge_due_at = serializers.DateTimeField()
+    resolve_due_at = serializers.DateTimeField()
+    acknowledge_breached = serializers.SerializerMethodField()
+    resolve_breached = serializers.SerializerMethodField()
+    admin_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "number",
+            "reference",
+            "title",
+            "summary",
+            "impact",
+            "status",
+            "severity",
+            "services",
+            "commander",
+            "started_at",
+            "detected_at",
+            "acknowledged_at",
+            "mitigated_at",
+            "resolved_at",
+            "acknowledge_due_at",
+            "resolve_due_at",
+            "acknowledge_breached",
+            "resolve_breached",
+            "admin_url",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_acknowledge_breached(self, incident) -> bool:
+        return incident.acknowledge_breached()
+
+    def get_resolve_breached(self, incident) -> bool:
+        return incident.resolve_breached()
+
+    def get_admin_url(self, incident) -> str:
+        return settings.TOCSIN_BASE_URL + reverse(
+            "admin:incidents_incident_change", args=[incident.pk]
+        )
+
+
+class ResponderOutput(serializers.Serializer):
+    user = serializers.CharField(source="user.username")
+    role = serializers.CharField()
+    added_at = serializers.DateTimeField()
+
+
+class IncidentDetailOutput(IncidentOutput):
+    responders = ResponderOutput(many=True, read_only=True)
+
+    class Meta(IncidentOutput.Meta):
+        fields = [*IncidentOutput.Meta.fields, "responders"]
+
+
+class IncidentCreateInput(serializers.Serializer):
+    title = serializers.CharField(max_length=255)
+    severity = SeverityKeyField()
+    service = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
+    )
+    services = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), many=True, required=False
+    )
+    summary = serializers.CharField(required=False, allow_blank=True, default="")
+    impact = serializers.CharField(required=False, allow_blank=True, default="")
+    commander = UsernameField(required=False, allow_null=True)
+    started_at = serializers.DateTimeField(required=False)
+
+
+class TransitionInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=IncidentStatus.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ResolveInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class StatusUpdateInput(serializers.Serializer):
+    message = serializers.CharField(max_length=10000)
+    public = serializers.BooleanField(required=False, default=False)
+    status = serializers.ChoiceField(choices=UpdateStatus.choices, required=False, allow_null=True)
+
+
+class StatusUpdateOutput(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(read_only=True, slug_field="username")
+
+    class Meta:
+        model = StatusUpdate
+        fields = ["id", "incident", "status", "message", "public", "author", "created_at"]
+
+
+class TimelineEventOutput(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_label")
+    user = serializers.SlugRelatedField(source="actor", read_only=True, slug_field="username")
+
+    class Meta:
+        model = TimelineEvent
+        fields = ["id", "at", "kind", "actor", "user", "message", "before", "after"]
+
+
+class ResponderInput(serializers.Serializer):
+    user = UsernameField()
+    role = serializers.ChoiceField(
+        choices=ResponderRole.choices, required=False, default=ResponderRole.RESPONDER
+    )

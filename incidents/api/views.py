@@ -1,0 +1,188 @@
+"""Incidents API: one view per operation; views validate, call the domain, serialize."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from incidents import lifecycle, selectors
+from incidents.api import serializers as s
+from incidents.api.filters import IncidentFilter
+from incidents.models import Incident, Service, Severity
+
+
+def has_perm(codename: str) -> type[BasePermission]:
+    """A permission class requiring one Django permission (e.g. incidents.acknowledge_incident)."""
+
+    class HasPerm(BasePermission):
+        message = f"You need the {codename} permission."
+
+        def has_permission(self, request, view):
+            return bool(
+                request.user and request.user.is_authenticated and request.user.has_perm(codename)
+            )
+
+    HasPerm.__name__ = f"Has_{codename.replace('.', '_')}"
+    return HasPerm
+
+
+class SeverityList(generics.ListAPIView):
+    queryset = Severity.objects.all()
+    serializer_class = s.SeveritySerializer
+    pagination_class = None
+
+
+class ServiceListCreate(generics.ListCreateAPIView):
+    queryset = Service.objects.select_related("owner")
+    serializer_class = s.ServiceSerializer
+    filterset_fields = ["slug"]
+
+
+class ServiceDetail(generics.RetrieveUpdateAPIView):
+    queryset = Service.objects.select_related("owner")
+    serializer_class = s.ServiceSerializer
+
+
+class IncidentListCreate(generics.GenericAPIView):
+    """List incidents (filter by status, severity, service) or open one."""
+
+    queryset = selectors.incident_list()
+    filterset_class = IncidentFilter
+    serializer_class = s.IncidentOutput
+
+    @extend_schema(responses=s.IncidentOutput(many=True))
+    def get(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(s.IncidentOutput(page, many=True).data)
+
+    @extend_schema(request=s.IncidentCreateInput, responses={201: s.IncidentDetailOutput})
+    def post(self, request):
+        data = s.IncidentCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        services = list(fields.pop("services", []))
+        if fields.get("service"):
+            services.append(fields["service"])
+        fields.pop("service", None)
+        incident = lifecycle.incident_create(actor=request.user, services=services, **fields)
+        incident = selectors.incident_detail().get(pk=incident.pk)
+        return Response(s.IncidentDetailOutput(incident).data, status=status.HTTP_201_CREATED)
+
+
+class IncidentDetail(APIView):
+    queryset = Incident.objects.all()
+
+    @extend_schema(responses=s.IncidentDetailOutput)
+    def get(self, request, pk: int):
+        incident = get_object_or_404(selectors.incident_detail(), pk=pk)
+        return Response(s.IncidentDetailOutput(incident).data)
+
+
+def _incident_answer(incident: Incident) -> Response:
+    incident = selectors.incident_detail().get(pk=incident.pk)
+    return Response(s.IncidentDetailOutput(incident).data)
+
+
+class IncidentAcknowledge(APIView):
+    permission_classes = [has_perm("incidents.acknowledge_incident")]
+
+    @extend_schema(request=None, responses=s.IncidentDetailOutput)
+    def post(self, request, pk: int):
+        incident = get_object_or_404(Incident, pk=pk)
+        return _incident_answer(
+            lifecycle.incident_acknowledge(incident=incident, actor=request.user)
+        )
+
+
+class IncidentResolve(APIView):
+    permission_classes = [has_perm("incidents.resolve_incident")]
+
+    @extend_schema(request=s.ResolveInput, responses=s.IncidentDetailOutput)
+    def post(self, request, pk: int):
+        incident = get_object_or_404(Incident, pk=pk)
+        data = s.ResolveInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        incident = lifecycle.incident_resolve(
+            incident=incident, actor=request.user, reason=data.validated_data["reason"]
+        )
+        return _incident_answer(incident)
+
+
+class IncidentTransition(APIView):
+    """Move an incident along the status flow; `resolved` → `investigating` reopens (reason needed)."""
+
+    permission_classes = [has_perm("incidents.change_incident")]
+
+    @extend_schema(request=s.TransitionInput, responses=s.IncidentDetailOutput)
+    def post(self, request, pk: int):
+        incident = get_object_or_404(Incident, pk=pk)
+        data = s.TransitionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        target = data.validated_data["status"]
+        if target == "resolved" and not request.user.has_perm("incidents.resolve_incident"):
+            return Response(
+                {"detail": "You need the incidents.resolve_incident permission."}, status=403
+            )
+        incident = lifecycle.incident_transition(
+            incident=incident, to=target, actor=request.user, reason=data.validated_data["reason"]
+        )
+        return _incident_answer(incident)
+
+
+class IncidentUpdates(APIView):
+    queryset = Incident.objects.all()
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [has_perm("incidents.add_statusupdate")()]
+        return super().get_permissions()
+
+    @extend_schema(responses=s.StatusUpdateOutput(many=True))
+    def get(self, request, pk: int):
+        incident = get_object_or_404(Incident, pk=pk)
+        return Response(s.StatusUpdateOutput(selectors.incident_updates(incident), many=True).data)
+
+    @extend_schema(request=s.StatusUpdateInput, responses={201: s.StatusUpdateOutput})
+    def post(self, request, pk: int):
+        incident = get_object_or_404(Incident, pk=pk)
+        data = s.StatusUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data.get("status") == "resolved" and not request.user.has_perm(
+            "incidents.resolve_incident"
+        ):
+            return Response(
+                {"detail": "You need the incidents.resolve_incident permission."}, status=403
+            )
+        update = lifecycle.status_update_post(
+            incident=incident, actor=request.user, **data.validated_data
+        )
+        return Response(s.StatusUpdateOutput(update).data, status=status.HTTP_201_CREATED)
+
+
+class IncidentTimeline(APIView):
+    queryset = Incident.objects.all()
+
+    @extend_schema(responses=s.TimelineEventOutput(many=True))
+    def get(self, request, pk: int):
+        incident = get_object_or_404(Incident, pk=pk)
+        return Response(
+            s.TimelineEventOutput(selectors.incident_timeline(incident), many=True).data
+        )
+
+
+class IncidentResponders(APIView):
+    permission_classes = [has_perm("incidents.add_responder")]
+
+    @extend_schema(request=s.ResponderInput, responses={201: s.IncidentDetailOutput})
+    def post(self, request, pk: int):
+        incident = get_object_or_404(Incident, pk=pk)
+        data = s.ResponderInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        lifecycle.incident_add_responder(
+            incident=incident, actor=request.user, **data.validated_data
+        )
+        answer = _incident_answer(incident)
+        answer.status_code = status.HTTP_201_CREATED
+        return answer
