@@ -165,6 +165,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status`; give each choice set its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.choices.IncidentStatus",
+        "UpdateStatusEnum": "incidents.choices.UpdateStatus",
+        "AlertStatusEnum": "incidents.models.alert.AlertStatus",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------------

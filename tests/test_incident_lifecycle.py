@@ -160,7 +160,7 @@ def test_reopen_needs_a_reason_and_returns_to_investigating():
     assert incident.resolved_at is None
     last = incident.timeline.order_by("-id").first()
     assert last.kind == TimelineKind.REOPENED
-    assert "bob reopened the incident: Errors are back" == last.message
+    assert last.message == "bob reopened the incident: Errors are back"
 
 
 def test_transition_to_investigating_from_resolved_without_reason_is_refused():
