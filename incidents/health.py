@@ -42,7 +42,5 @@ def ready(request):
     checks = {name: ("ok" if error is None else error) for name, error in problems.items()}
     down = sorted(name for name, error in problems.items() if error)
     if down:
-        return JsonResponse(
-            {"status": "unavailable", "down": down, "checks": checks}, status=503
-        )
+        return JsonResponse({"status": "unavailable", "down": down, "checks": checks}, status=503)
     return JsonResponse({"status": "ok", "checks": checks})

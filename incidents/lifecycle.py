@@ -181,7 +181,9 @@ def _refuse(incident: Incident, to: str) -> IllegalTransition:
         hint = " It has been acknowledged already."
     else:
         hint = ""
-    return IllegalTransition(f"{incident.reference} is {current} and cannot move to {target}.{hint}")
+    return IllegalTransition(
+        f"{incident.reference} is {current} and cannot move to {target}.{hint}"
+    )
 
 
 @transaction.atomic
@@ -213,7 +215,9 @@ def incident_transition(
     return _move(incident, to=to, actor=actor, via=via, reason=reason)
 
 
-def incident_acknowledge(*, incident: Incident, actor: User | None = None, via: str | None = None) -> Incident:
+def incident_acknowledge(
+    *, incident: Incident, actor: User | None = None, via: str | None = None
+) -> Incident:
     """Acknowledge a triggered incident; a no-op once it is acknowledged or further along."""
     with transaction.atomic():
         locked = _lock(incident)
