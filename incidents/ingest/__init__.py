@@ -1,0 +1,1 @@
+"""Alert ingestion: one parser per payload format, and `alert_ingest` to apply their events."""

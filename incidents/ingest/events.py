@@ -1,0 +1,116 @@
+"""The normalized event every parser produces, and helpers the parsers share."""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rest_framework import serializers
+
+TRIGGER = "trigger"
+ACKNOWLEDGE = "acknowledge"
+RESOLVE = "resolve"
+
+# Alertmanager's "no end yet" (Go's zero time); anything this early means the same.
+_NO_END_BEFORE_YEAR = 2
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """One thing a sender says about one alert.
+
+    `dedup_key` identifies the alert within its integration; `alert_id` is set instead when a
+    sender addresses our alert by id (Opsgenie's identifierType=id/tiny).
+    """
+
+    action: str
+    dedup_key: str = ""
+    alert_id: int | None = None
+    summary: str = ""
+    severity: str = ""
+    labels: dict[str, Any] = field(default_factory=dict)
+    annotations: dict[str, Any] = field(default_factory=dict)
+    link: str = ""
+    source: str = ""
+    group_key: str = ""
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class InvalidPayload(Exception):
+    """The payload does not follow its format. `errors` maps field paths to messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error structure -> {"alerts[0].labels": ["..."]}, so answers name fields."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = prefix if key == "non_field_errors" and prefix else key
+            path = name if not prefix or name == prefix else f"{prefix}.{name}"
+            out.update(flatten_errors(value, path))
+    elif isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            out.setdefault(prefix or "non_field_errors", []).extend(str(i) for i in detail)
+        else:
+            for index, item in enumerate(detail):
+                if item:
+                    out.update(flatten_errors(item, f"{prefix}[{index}]"))
+    else:
+        out.setdefault(prefix or "non_field_errors", []).append(str(detail))
+    return out
+
+
+def validate(serializer_class, data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    if not serializer.is_valid():
+        raise InvalidPayload(flatten_errors(serializer.errors))
+    return serializer.validated_data
+
+
+def end_or_none(value: datetime | None) -> datetime | None:
+    if value is None or value.year < _NO_END_BEFORE_YEAR:
+        return None
+    return value
+
+
+def labels_key(*parts: Any) -> str:
+    """A stable dedup key from content, for senders that give none."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def short_group_key(value: str) -> str:
+    """Group keys can be long label sets; keep them indexable."""
+    if len(value) <= 200:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+class StringMapField(serializers.DictField):
+    """A JSON object whose values are scalars (labels, Opsgenie details); kept as strings."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", serializers.CharField(allow_blank=True, trim_whitespace=False))
+        super().__init__(**kwargs)
+
+
+class FlexibleDateTimeField(serializers.DateTimeField):
+    """RFC 3339 with any fraction of a second (Alertmanager sends nanoseconds)."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+            except ValueError:
+                self.fail("invalid", format="RFC 3339, e.g. 2026-11-23T01:54:28.414119936Z")
+            if parsed.tzinfo is None:
+                self.fail("invalid", format="RFC 3339 with a time zone offset")
+            return parsed
+        self.fail("invalid", format="RFC 3339 string")

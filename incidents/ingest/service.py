@@ -1,0 +1,301 @@
+"""Applying alert events: dedup in the database, incidents opened, attached and resolved.
+
+Everything a request carries is applied in one transaction, committed before the sender is
+told 202. It touches the database only: paging hangs off the lifecycle hooks, on commit.
+"""
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import OperationalError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from incidents.choices import OPEN_STATUSES, IncidentStatus, TimelineKind
+from incidents.ingest.events import ACKNOWLEDGE, RESOLVE, TRIGGER, AlertEvent
+from incidents.lifecycle import (
+    incident_acknowledge,
+    incident_create,
+    incident_resolve,
+    incident_set_severity,
+)
+from incidents.models import Alert, AlertStatus, Incident, Integration, Severity
+from incidents.timeline import timeline_record
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_SEVERITY = "P2"
+# Deadlocks and serialization failures: the whole request is safe to run again.
+_RETRYABLE_SQLSTATES = {"40P01", "40001"}
+_ATTEMPTS = 3
+
+
+@dataclass
+class IngestOutcome:
+    """What happened, for answers and tests: alert ids by what was done to them."""
+
+    opened: list[int] = field(default_factory=list)
+    repeated: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+    acknowledged: list[int] = field(default_factory=list)
+    ignored: int = 0
+    incidents: set[int] = field(default_factory=set)
+
+
+def integration_admit(*, integration: Integration, events: int, now: datetime | None = None) -> int:
+    """Count one request against the integration's per-minute limit and stamp its stats.
+
+    Returns 0 when admitted, else the seconds until the window reopens (nothing written). Runs
+    outside the ingest transaction: each statement holds the integration row only briefly.
+    """
+    now = now or timezone.now()
+    rows = Integration.objects.filter(pk=integration.pk)
+    stats = {"alert_count": F("alert_count") + events, "last_alert_at": now}
+    limit = integration.rate_limit_per_minute
+    if not limit:
+        rows.update(**stats)
+        return 0
+    window = now.replace(second=0, microsecond=0)
+    in_window = rows.filter(rate_window_start=window, rate_window_count__lt=limit)
+    if in_window.update(rate_window_count=F("rate_window_count") + 1, **stats):
+        return 0
+    if rows.exclude(rate_window_start=window).update(
+        rate_window_start=window, rate_window_count=1, **stats
+    ):
+        return 0
+    # Another request opened this window between our two statements: count in it.
+    if in_window.update(rate_window_count=F("rate_window_count") + 1, **stats):
+        return 0
+    return max(1, 60 - now.second)
+
+
+def alert_ingest(*, integration: Integration, events: Iterable[AlertEvent]) -> IngestOutcome:
+    """Apply a request's events in one transaction.
+
+    Alerts are handled in dedup-key order so that concurrent requests lock rows in the same
+    order; a deadlock or serialization failure reruns the whole request.
+    """
+    ordered = sorted(events, key=lambda e: (e.dedup_key, e.alert_id or 0))
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return _Ingest(integration).run(ordered)
+        except OperationalError as exc:
+            sqlstate = getattr(exc.__cause__, "sqlstate", None)
+            if sqlstate not in _RETRYABLE_SQLSTATES or attempt == _ATTEMPTS:
+                raise
+            logger.info("alert_ingest retrying after %s (attempt %d)", sqlstate, attempt)
+    raise AssertionError("unreachable")
+
+
+class _Ingest:
+    """One request's worth of work; holds what it loads so it loads it once."""
+
+    def __init__(self, integration: Integration):
+        self.integration = integration
+        self.via = integration.via
+        self.now = timezone.now()
+        self.outcome = IngestOutcome()
+        self._severities: dict[str, Severity] | None = None
+
+    def run(self, events: list[AlertEvent]) -> IngestOutcome:
+        for event in events:
+            if event.action == TRIGGER:
+                self.trigger(event)
+            elif event.action == RESOLVE:
+                self.resolve(event)
+            elif event.action == ACKNOWLEDGE:
+                self.acknowledge(event)
+        return self.outcome
+
+    # --- trigger ---------------------------------------------------------------------------
+    def trigger(self, event: AlertEvent) -> None:
+        alert_id, inserted, incident_id = _upsert_firing(self.integration, event, self.now)
+        if not inserted:
+            self.outcome.repeated.append(alert_id)
+            if incident_id:
+                self.outcome.incidents.add(incident_id)
+            return
+        incident = self._incident_for(event, alert_id)
+        Alert.objects.filter(pk=alert_id).update(incident=incident)
+        timeline_record(
+            incident=incident,
+            kind=TimelineKind.ALERT,
+            via=self.via,
+            message=f"Alert firing: {event.summary}",
+            after=_alert_facts(alert_id, event, AlertStatus.FIRING),
+        )
+        self.outcome.opened.append(alert_id)
+        self.outcome.incidents.add(incident.pk)
+
+    def _incident_for(self, event: AlertEvent, alert_id: int) -> Incident:
+        """The open incident of the alert's group (or earlier alerts of its key), else a new one."""
+        severity = self.severity_for(event.severity)
+        earlier = Alert.objects.filter(
+            integration=self.integration, incident__status__in=OPEN_STATUSES
+        ).exclude(pk=alert_id)
+        if event.group_key:
+            earlier = earlier.filter(group_key=event.group_key)
+        else:
+            earlier = earlier.filter(dedup_key=event.dedup_key)
+        incident_id = earlier.order_by("-id").values_list("incident_id", flat=True).first()
+        if incident_id:
+            incident = Incident.objects.select_related("severity").get(pk=incident_id)
+            if severity.rank < incident.severity.rank:
+                incident = incident_set_severity(incident=incident, severity=severity, via=self.via)
+            return incident
+        service = self.integration.service
+        return incident_create(
+            title=event.summary,
+            severity=severity,
+            via=self.via,
+            services=[service] if service else [],
+            summary=str(event.annotations.get("description", ""))
+            if isinstance(event.annotations, dict)
+            else "",
+            started_at=min(event.started_at, self.now) if event.started_at else None,
+            detected_at=self.now,
+        )
+
+    def severity_for(self, raw: str) -> Severity:
+        if self._severities is None:
+            self._severities = {s.key.lower(): s for s in Severity.objects.all()}
+        severities = self._severities
+        raw = (raw or "").strip().lower()
+        mapped = self.integration.effective_severity_mapping().get(raw, raw)
+        if str(mapped).lower() in severities:
+            return severities[str(mapped).lower()]
+        if self.integration.severity_id and self.integration.severity:
+            return self.integration.severity
+        if FALLBACK_SEVERITY.lower() in severities:
+            return severities[FALLBACK_SEVERITY.lower()]
+        return max(severities.values(), key=lambda s: s.rank)
+
+    # --- resolve and acknowledge -----------------------------------------------------------
+    def _firing(self, event: AlertEvent) -> Alert | None:
+        alerts = Alert.objects.select_for_update().filter(
+            integration=self.integration, status=AlertStatus.FIRING
+        )
+        if event.alert_id is not None:
+            return alerts.filter(pk=event.alert_id).first()
+        return alerts.filter(dedup_key=event.dedup_key).first()
+
+    def resolve(self, event: AlertEvent) -> None:
+        alert = self._firing(event)
+        if alert is None:
+            # Senders resolve what they never told us about, or twice: accepted, ignored.
+            self.outcome.ignored += 1
+            return
+        alert.status = AlertStatus.RESOLVED
+        alert.resolved_at = self.now
+        alert.last_seen_at = self.now
+        if event.raw:
+            alert.last_payload = event.raw
+        alert.save(update_fields=["status", "resolved_at", "last_seen_at", "last_payload"])
+        self.outcome.resolved.append(alert.pk)
+        if not alert.incident_id:
+            return
+        self.outcome.incidents.add(alert.incident_id)
+        # Locking the incident serializes the "was that the last firing alert?" question.
+        incident = Incident.objects.select_for_update().get(pk=alert.incident_id)
+        timeline_record(
+            incident=incident,
+            kind=TimelineKind.ALERT,
+            via=self.via,
+            message=f"Alert resolved: {alert.summary}",
+            before={"status": AlertStatus.FIRING},
+            after=_alert_facts(alert.pk, alert, AlertStatus.RESOLVED),
+        )
+        if (
+            self.integration.resolve_incident_on_alert_resolve
+            and incident.status != IncidentStatus.RESOLVED
+            and not Alert.objects.firing().filter(incident=incident).exists()
+        ):
+            incident_resolve(incident=incident, via=self.via, reason="All its alerts resolved.")
+
+    def acknowledge(self, event: AlertEvent) -> None:
+        alert = self._firing(event)
+        if alert is None:
+            self.outcome.ignored += 1
+            return
+        if alert.acknowledged_at is not None:
+            return
+        alert.acknowledged_at = self.now
+        alert.save(update_fields=["acknowledged_at"])
+        self.outcome.acknowledged.append(alert.pk)
+        if not alert.incident_id:
+            return
+        self.outcome.incidents.add(alert.incident_id)
+        incident = Incident.objects.select_for_update().get(pk=alert.incident_id)
+        timeline_record(
+            incident=incident,
+            kind=TimelineKind.ALERT,
+            via=self.via,
+            message=f"Alert acknowledged by the sender: {alert.summary}",
+            after=_alert_facts(alert.pk, alert, "acknowledged"),
+        )
+        if incident.status == IncidentStatus.TRIGGERED:
+            incident_acknowledge(incident=incident, via=self.via)
+
+
+def _alert_facts(alert_id: int, alert, status: str) -> dict:
+    return {"alert": alert_id, "dedup_key": alert.dedup_key, "status": status}
+
+
+def _upsert_firing(
+    integration: Integration, event: AlertEvent, now: datetime
+) -> tuple[int, bool, int | None]:
+    """Insert the firing alert, or count a repeat of the one already firing, in one statement.
+
+    ON CONFLICT on the conditional unique index makes concurrent first sightings safe: one
+    insert wins, the others wait for it to commit and become repeats. Returns (alert id,
+    whether it was inserted, its incident id). PostgreSQL and SQLite share this syntax.
+    """
+    table = connection.ops.quote_name(Alert._meta.db_table)
+    jsonb = "::jsonb" if connection.vendor == "postgresql" else ""
+    at = connection.ops.adapt_datetimefield_value(now)
+    sql = f"""
+        INSERT INTO {table} AS a (
+            integration_id, dedup_key, status, summary, severity, labels, annotations,
+            source, link, group_key, first_seen_at, last_seen_at, count, last_payload
+        )
+        VALUES (%s, %s, 'firing', %s, %s, %s{jsonb}, %s{jsonb}, %s, %s, %s, %s, %s, 1, %s{jsonb})
+        ON CONFLICT (integration_id, dedup_key) WHERE status = 'firing'
+        DO UPDATE SET
+            count = a.count + 1,
+            last_seen_at = EXCLUDED.last_seen_at,
+            summary = EXCLUDED.summary,
+            severity = EXCLUDED.severity,
+            labels = EXCLUDED.labels,
+            annotations = EXCLUDED.annotations,
+            source = EXCLUDED.source,
+            link = EXCLUDED.link,
+            last_payload = EXCLUDED.last_payload
+        RETURNING id, count, incident_id
+    """
+    params = [
+        integration.pk,
+        event.dedup_key,
+        event.summary,
+        event.severity[:64],
+        _json(event.labels),
+        _json(event.annotations),
+        event.source[:255],
+        event.link[:2048],
+        event.group_key[:255],
+        at,
+        at,
+        _json(event.raw),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        alert_id, count, incident_id = cursor.fetchone()
+    # A fresh row starts at 1; a repeat has been incremented past it.
+    return alert_id, count == 1, incident_id
+
+
+def _json(value) -> str:
+    return json.dumps(value, default=str, separators=(",", ":"))
