@@ -3,12 +3,26 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from incidents import health
+from incidents.api import ingest as ingest_api
 
 urlpatterns = [
     path("health", health.health, name="health"),
     path("health/ready", health.ready, name="health-ready"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("incidents.api.urls")),
+    # Endpoints that speak other products' APIs, at their paths, for senders that already do.
+    path("v2/enqueue", ingest_api.PagerDutyEnqueue.as_view(), name="pagerduty-enqueue"),
+    path("v2/alerts", ingest_api.OpsgenieCreate.as_view(), name="opsgenie-create"),
+    path(
+        "v2/alerts/<path:identifier>/close",
+        ingest_api.OpsgenieClose.as_view(),
+        name="opsgenie-close",
+    ),
+    path(
+        "v2/alerts/<path:identifier>/acknowledge",
+        ingest_api.OpsgenieAcknowledge.as_view(),
+        name="opsgenie-acknowledge",
+    ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -45,3 +45,10 @@ def make_incident(*, title: str = "Checkout returns 502", severity_key: str = "P
         detected_at=kwargs.pop("detected_at", timezone.now()),
         **kwargs,
     )
+
+
+def make_integration(*, name: str = "prometheus", kind: str = "alertmanager", **kwargs):
+    """An integration made as `create_integration` makes it; returns (integration, token)."""
+    from incidents.ingest.integrations import integration_create
+
+    return integration_create(name=name, kind=kind, **kwargs)

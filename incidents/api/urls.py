@@ -1,10 +1,18 @@
 from django.urls import path
 
-from incidents.api import views
+from incidents.api import alerts, ingest, views
 
 app_name = "api"
 
 urlpatterns = [
+    path("alerts/", alerts.AlertList.as_view(), name="alert-list"),
+    path(
+        "integrations/alertmanager/",
+        ingest.AlertmanagerWebhook.as_view(),
+        name="ingest-alertmanager",
+    ),
+    path("integrations/grafana/", ingest.GrafanaWebhook.as_view(), name="ingest-grafana"),
+    path("integrations/generic/", ingest.GenericWebhook.as_view(), name="ingest-generic"),
     path("severities/", views.SeverityList.as_view(), name="severity-list"),
     path("services/", views.ServiceListCreate.as_view(), name="service-list"),
     path("services/<int:pk>/", views.ServiceDetail.as_view(), name="service-detail"),
