@@ -2,13 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from incidents import health
+from incidents import health, ical
 from incidents.api import ingest as ingest_api
 
 urlpatterns = [
     path("health", health.health, name="health"),
     path("health/ready", health.ready, name="health-ready"),
     path("admin/", admin.site.urls),
+    path("oncall/ical/<slug:token>.ics", ical.feed, name="oncall-ical"),
     path("api/v1/", include("incidents.api.urls")),
     # Endpoints that speak other products' APIs, at their paths, for senders that already do.
     path("v2/enqueue", ingest_api.PagerDutyEnqueue.as_view(), name="pagerduty-enqueue"),

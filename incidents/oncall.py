@@ -25,6 +25,7 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 MAX_WINDOW = timedelta(days=400)
@@ -219,7 +220,7 @@ def final_timeline(spec: ScheduleSpec, start: datetime, end: datetime) -> list[S
     starts_per_layer = [[seg.start for seg in shifts] for shifts in per_layer]
 
     timeline: list[Segment] = []
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    for a, b in pairwise(bounds):
         user = None
         for shifts, starts in zip(per_layer, starts_per_layer, strict=True):
             i = bisect.bisect_right(starts, a) - 1
@@ -245,13 +246,13 @@ def spec_oncall(spec: ScheduleSpec, at: datetime) -> list[int]:
     return [s.user for s in timeline if s.user is not None]
 
 
-def changes(spec: ScheduleSpec, after: datetime, until: datetime) -> list[tuple[datetime, int | None, int | None]]:
+def changes(
+    spec: ScheduleSpec, after: datetime, until: datetime
+) -> list[tuple[datetime, int | None, int | None]]:
     """Shift changes at instants in (after, until]: (at, outgoing, incoming), in time order."""
     timeline = final_timeline(spec, after, until + timedelta(seconds=1))
     return [
-        (cur.start, prev.user, cur.user)
-        for prev, cur in zip(timeline, timeline[1:], strict=False)
-        if cur.start <= until
+        (cur.start, prev.user, cur.user) for prev, cur in pairwise(timeline) if cur.start <= until
     ]
 
 
@@ -295,7 +296,9 @@ def load_specs(schedules: Iterable) -> dict[int, ScheduleSpec]:
         Prefetch(
             "rotations",
             queryset=Rotation.objects.order_by("-priority", "id").prefetch_related(
-                Prefetch("participants", queryset=RotationParticipant.objects.order_by("position", "id"))
+                Prefetch(
+                    "participants", queryset=RotationParticipant.objects.order_by("position", "id")
+                )
             ),
         ),
         Prefetch("overrides", queryset=Override.objects.all()),

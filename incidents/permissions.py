@@ -11,6 +11,12 @@ VIEW = [
     "incidents.view_timelineevent",
     "incidents.view_statusupdate",
     "incidents.view_responder",
+    # On-call (schedules, layers, overrides, handoffs).
+    "incidents.view_schedule",
+    "incidents.view_rotation",
+    "incidents.view_rotationparticipant",
+    "incidents.view_override",
+    "incidents.view_handoff",
 ]
 
 # Responders work incidents: acknowledge, move through states, post updates, join.
@@ -20,6 +26,8 @@ RESPOND = [
     "incidents.resolve_incident",
     "incidents.add_statusupdate",
     "incidents.add_responder",
+    # Responders cover for each other: "Take this shift" creates an override.
+    "incidents.add_override",
 ]
 
 # Incident managers also open incidents, command them, and manage the catalogue.
@@ -31,6 +39,21 @@ MANAGE = [
     "incidents.add_service",
     "incidents.change_service",
     "incidents.change_severity",
+    # Managers run the on-call schedules.
+    "incidents.add_schedule",
+    "incidents.change_schedule",
+    "incidents.delete_schedule",
+    "incidents.add_rotation",
+    "incidents.change_rotation",
+    "incidents.delete_rotation",
+    "incidents.add_rotationparticipant",
+    "incidents.change_rotationparticipant",
+    "incidents.delete_rotationparticipant",
+    "incidents.add_handoffchannel",
+    "incidents.change_handoffchannel",
+    "incidents.delete_handoffchannel",
+    "incidents.change_override",
+    "incidents.delete_override",
 ]
 
 STAFF_GROUPS: dict[str, list[str]] = {

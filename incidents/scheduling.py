@@ -44,7 +44,8 @@ def parse_shift(spec: str) -> tuple[str, int | None]:
 def check_time_zone(name: str) -> zoneinfo.ZoneInfo:
     if not name or name not in zoneinfo.available_timezones():
         raise DomainError(
-            f"Unknown time zone {name!r}: use an IANA name such as Europe/Berlin.", field="time_zone"
+            f"Unknown time zone {name!r}: use an IANA name such as Europe/Berlin.",
+            field="time_zone",
         )
     return zoneinfo.ZoneInfo(name)
 
@@ -82,11 +83,17 @@ def check_rotation(rotation: RotationInput) -> None:
     if rotation.shift_kind == ShiftKind.HOURS and not (rotation.shift_hours or 0) >= 1:
         raise DomainError("An 'every N hours' rotation needs a shift length.", field="shift_hours")
     if rotation.handoff_weekday is not None and not 0 <= rotation.handoff_weekday <= 6:
-        raise DomainError("The handoff weekday is 0 (Monday) to 6 (Sunday).", field="handoff_weekday")
+        raise DomainError(
+            "The handoff weekday is 0 (Monday) to 6 (Sunday).", field="handoff_weekday"
+        )
     if any(not isinstance(d, int) or not 0 <= d <= 6 for d in rotation.restrict_weekdays):
-        raise DomainError("Restriction weekdays are 0 (Monday) to 6 (Sunday).", field="restrict_weekdays")
+        raise DomainError(
+            "Restriction weekdays are 0 (Monday) to 6 (Sunday).", field="restrict_weekdays"
+        )
     if (rotation.restrict_start is None) != (rotation.restrict_end is None):
-        raise DomainError("Give both ends of the restriction hours, or neither.", field="restrict_end")
+        raise DomainError(
+            "Give both ends of the restriction hours, or neither.", field="restrict_end"
+        )
 
 
 @transaction.atomic
@@ -144,7 +151,9 @@ def check_override(
     *, schedule: Schedule, user, start: datetime, end: datetime, exclude_pk: int | None = None
 ) -> None:
     if start.tzinfo is None or end.tzinfo is None:
-        raise DomainError("Give times with their UTC offset.", field="start" if start.tzinfo is None else "end")
+        raise DomainError(
+            "Give times with their UTC offset.", field="start" if start.tzinfo is None else "end"
+        )
     if end <= start:
         raise DomainError("The override must end after it starts.", field="end")
     clash = (

@@ -33,7 +33,14 @@ def severity(key: str = "P1") -> Severity:
     return Severity.objects.get(key=key)
 
 
-def make_incident(*, title: str = "Checkout returns 502", severity_key: str = "P1", services=(), actor=None, **kwargs):
+def make_incident(
+    *,
+    title: str = "Checkout returns 502",
+    severity_key: str = "P1",
+    services=(),
+    actor=None,
+    **kwargs,
+):
     """Open an incident through the domain function, as every real caller does."""
     from incidents.lifecycle import incident_create
 
@@ -44,6 +51,43 @@ def make_incident(*, title: str = "Checkout returns 502", severity_key: str = "P
         actor=actor,
         detected_at=kwargs.pop("detected_at", timezone.now()),
         **kwargs,
+    )
+
+
+def make_schedule(
+    *,
+    name: str = "Platform primary",
+    time_zone: str = "UTC",
+    participants=(),
+    shift: str = "weekly",
+    handoff_time: str = "09:00",
+    handoff_weekday: int | None = 0,
+    start: str = "2026-01-05",
+    handoff_notify=(),
+    **rotation_fields,
+):
+    """A one-layer schedule made through the domain function, as the admin and API do."""
+    from datetime import date, time
+
+    from incidents.scheduling import RotationInput, parse_shift, schedule_create
+
+    kind, hours = parse_shift(shift)
+    return schedule_create(
+        name=name,
+        time_zone=time_zone,
+        rotations=[
+            RotationInput(
+                name="Layer 1",
+                participants=list(participants),
+                handoff_time=time.fromisoformat(handoff_time),
+                start_date=date.fromisoformat(start),
+                shift_kind=kind,
+                shift_hours=hours,
+                handoff_weekday=handoff_weekday,
+                **rotation_fields,
+            )
+        ],
+        handoff_notify=handoff_notify,
     )
 
 

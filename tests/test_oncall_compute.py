@@ -45,8 +45,11 @@ CASES = [
     pytest.param(
         ScheduleSpec(NY, (layer("AB", "09:00", "03-02", kind="weekly", handoff_weekday=0),)),
         ("03-02 05:00", "03-16 16:00"),
-        [("A", "03-02 14:00", "03-09 13:00"), ("B", "03-09 13:00", "03-16 13:00"),
-         ("A", "03-16 13:00", "03-16 16:00")],
+        [
+            ("A", "03-02 14:00", "03-09 13:00"),
+            ("B", "03-09 13:00", "03-16 13:00"),
+            ("A", "03-16 13:00", "03-16 16:00"),
+        ],
         id="weekly-new-york-spring-change-keeps-monday-0900-local",
     ),
     pytest.param(
@@ -58,43 +61,62 @@ CASES = [
     pytest.param(
         ScheduleSpec(NY, (layer("AB", "02:30", "03-01", kind="weekly", handoff_weekday=6),)),
         ("03-05 00:00", "03-16 00:00"),
-        [("A", "03-05 00:00", "03-08 07:00"), ("B", "03-08 07:00", "03-15 06:30"),
-         ("A", "03-15 06:30", "03-16 00:00")],
+        [
+            ("A", "03-05 00:00", "03-08 07:00"),
+            ("B", "03-08 07:00", "03-15 06:30"),
+            ("A", "03-15 06:30", "03-16 00:00"),
+        ],
         id="new-york-handoff-in-spring-gap-moves-to-0300",
     ),
     pytest.param(
         ScheduleSpec(NY, (layer("AB", "01:30", "10-25", kind="weekly", handoff_weekday=6),)),
         ("10-30 00:00", "11-09 00:00"),
-        [("A", "10-30 00:00", "11-01 05:30"), ("B", "11-01 05:30", "11-08 06:30"),
-         ("A", "11-08 06:30", "11-09 00:00")],
+        [
+            ("A", "10-30 00:00", "11-01 05:30"),
+            ("B", "11-01 05:30", "11-08 06:30"),
+            ("A", "11-08 06:30", "11-09 00:00"),
+        ],
         id="new-york-ambiguous-autumn-handoff-is-the-first-0130",
     ),
     pytest.param(
         ScheduleSpec(BERLIN, (layer("AB", "02:30", "03-27", kind="daily"),)),
         ("03-27 23:00", "03-30 10:00"),
-        [("A", "03-27 23:00", "03-28 01:30"), ("B", "03-28 01:30", "03-29 01:00"),
-         ("A", "03-29 01:00", "03-30 00:30"), ("B", "03-30 00:30", "03-30 10:00")],
+        [
+            ("A", "03-27 23:00", "03-28 01:30"),
+            ("B", "03-28 01:30", "03-29 01:00"),
+            ("A", "03-29 01:00", "03-30 00:30"),
+            ("B", "03-30 00:30", "03-30 10:00"),
+        ],
         id="daily-berlin-spring-gap-handoff-at-0300-cest",
     ),
     pytest.param(
         ScheduleSpec(BERLIN, (layer("AB", "02:30", "10-23", kind="daily"),)),
         ("10-24 10:00", "10-26 11:00"),
-        [("B", "10-24 10:00", "10-25 00:30"), ("A", "10-25 00:30", "10-26 01:30"),
-         ("B", "10-26 01:30", "10-26 11:00")],
+        [
+            ("B", "10-24 10:00", "10-25 00:30"),
+            ("A", "10-25 00:30", "10-26 01:30"),
+            ("B", "10-26 01:30", "10-26 11:00"),
+        ],
         id="daily-berlin-autumn-shift-is-25-hours",
     ),
     pytest.param(
         ScheduleSpec(NY, (layer("AB", "09:00", "03-07", kind="hours", hours=12),)),
         ("03-07 14:00", "03-09 01:00"),
-        [("A", "03-07 14:00", "03-08 02:00"), ("B", "03-08 02:00", "03-08 13:00"),
-         ("A", "03-08 13:00", "03-09 01:00")],
+        [
+            ("A", "03-07 14:00", "03-08 02:00"),
+            ("B", "03-08 02:00", "03-08 13:00"),
+            ("A", "03-08 13:00", "03-09 01:00"),
+        ],
         id="twelve-hour-shifts-stay-at-0900-and-2100-across-spring-change",
     ),
     pytest.param(
         ScheduleSpec(UTC, (layer("ABC", "06:00", "01-05", kind="hours", hours=8),)),
         ("01-05 00:00", "01-06 06:00"),
-        [("A", "01-05 06:00", "01-05 14:00"), ("B", "01-05 14:00", "01-05 22:00"),
-         ("C", "01-05 22:00", "01-06 06:00")],
+        [
+            ("A", "01-05 06:00", "01-05 14:00"),
+            ("B", "01-05 14:00", "01-05 22:00"),
+            ("C", "01-05 22:00", "01-06 06:00"),
+        ],
         id="eight-hour-shifts-three-people",
     ),
     pytest.param(
@@ -102,25 +124,49 @@ CASES = [
             BERLIN,
             (
                 layer("A", "09:00", "01-05", kind="weekly", handoff_weekday=0, priority=0),
-                layer("C", "09:00", "01-05", kind="daily", priority=1,
-                      restrict_weekdays=WORKDAYS, restrict_start=time(9), restrict_end=time(17)),
+                layer(
+                    "C",
+                    "09:00",
+                    "01-05",
+                    kind="daily",
+                    priority=1,
+                    restrict_weekdays=WORKDAYS,
+                    restrict_start=time(9),
+                    restrict_end=time(17),
+                ),
             ),
         ),
         ("01-08 23:00", "01-12 11:00"),
-        [("A", "01-08 23:00", "01-09 08:00"), ("C", "01-09 08:00", "01-09 16:00"),
-         ("A", "01-09 16:00", "01-12 08:00"), ("C", "01-12 08:00", "01-12 11:00")],
+        [
+            ("A", "01-08 23:00", "01-09 08:00"),
+            ("C", "01-09 08:00", "01-09 16:00"),
+            ("A", "01-09 16:00", "01-12 08:00"),
+            ("C", "01-12 08:00", "01-12 11:00"),
+        ],
         id="business-hours-layer-wins-over-weekly-layer-on-weekdays-only",
     ),
     pytest.param(
-        ScheduleSpec(UTC, (layer("AB", "00:00", "01-05", kind="daily",
-                                 restrict_weekdays=frozenset({5, 6})),)),
+        ScheduleSpec(
+            UTC, (layer("AB", "00:00", "01-05", kind="daily", restrict_weekdays=frozenset({5, 6})),)
+        ),
         ("01-09 00:00", "01-12 00:00"),
         [("B", "01-10 00:00", "01-11 00:00"), ("A", "01-11 00:00", "01-12 00:00")],
         id="weekday-restriction-without-hours-keeps-whole-days",
     ),
     pytest.param(
-        ScheduleSpec(UTC, (layer("A", "00:00", "01-05", kind="daily",
-                                 restrict_start=time(22), restrict_end=time(6)),)),
+        ScheduleSpec(
+            UTC,
+            (
+                layer(
+                    "A",
+                    "00:00",
+                    "01-05",
+                    kind="daily",
+                    restrict_start=time(22),
+                    restrict_end=time(6),
+                ),
+            ),
+        ),
         ("01-06 00:00", "01-07 00:00"),
         [("A", "01-06 00:00", "01-06 06:00"), ("A", "01-06 22:00", "01-07 00:00")],
         id="hours-restriction-over-midnight",
@@ -132,8 +178,11 @@ CASES = [
             (OverrideSpec("D", z("01-07 12:00"), z("01-08 12:00")),),
         ),
         ("01-05 09:00", "01-12 09:00"),
-        [("A", "01-05 09:00", "01-07 12:00"), ("D", "01-07 12:00", "01-08 12:00"),
-         ("A", "01-08 12:00", "01-12 09:00")],
+        [
+            ("A", "01-05 09:00", "01-07 12:00"),
+            ("D", "01-07 12:00", "01-08 12:00"),
+            ("A", "01-08 12:00", "01-12 09:00"),
+        ],
         id="override-splits-a-shift",
     ),
     pytest.param(
@@ -143,8 +192,11 @@ CASES = [
             (OverrideSpec("D", z("01-07 12:00"), z("01-13 12:00"), replaces="A"),),
         ),
         ("01-05 09:00", "01-14 00:00"),
-        [("A", "01-05 09:00", "01-07 12:00"), ("D", "01-07 12:00", "01-12 09:00"),
-         ("B", "01-12 09:00", "01-14 00:00")],
+        [
+            ("A", "01-05 09:00", "01-07 12:00"),
+            ("D", "01-07 12:00", "01-12 09:00"),
+            ("B", "01-12 09:00", "01-14 00:00"),
+        ],
         id="override-replacing-a-person-covers-only-their-shift",
     ),
     pytest.param(
@@ -162,8 +214,15 @@ CASES = [
             UTC,
             (
                 layer("A", "09:00", "01-05", kind="daily"),
-                layer("A", "09:00", "01-05", kind="daily", priority=1,
-                      restrict_start=time(9), restrict_end=time(17)),
+                layer(
+                    "A",
+                    "09:00",
+                    "01-05",
+                    kind="daily",
+                    priority=1,
+                    restrict_start=time(9),
+                    restrict_end=time(17),
+                ),
             ),
         ),
         ("01-06 00:00", "01-07 00:00"),
@@ -208,8 +267,17 @@ def test_final_shifts(spec, window, expected):
 def test_gap_shows_in_timeline_as_nobody():
     spec = ScheduleSpec(
         UTC,
-        (layer("A", "09:00", "01-05", kind="daily", restrict_weekdays=WORKDAYS,
-               restrict_start=time(9), restrict_end=time(17)),),
+        (
+            layer(
+                "A",
+                "09:00",
+                "01-05",
+                kind="daily",
+                restrict_weekdays=WORKDAYS,
+                restrict_start=time(9),
+                restrict_end=time(17),
+            ),
+        ),
     )
     timeline = final_timeline(spec, z("01-09 12:00"), z("01-12 10:00"))
     assert [(s.user, s.start, s.end) for s in timeline] == [
@@ -222,7 +290,11 @@ def test_gap_shows_in_timeline_as_nobody():
 def test_override_fills_a_gap():
     spec = ScheduleSpec(
         UTC,
-        (layer("A", "09:00", "01-05", kind="daily", restrict_start=time(9), restrict_end=time(17)),),
+        (
+            layer(
+                "A", "09:00", "01-05", kind="daily", restrict_start=time(9), restrict_end=time(17)
+            ),
+        ),
         (OverrideSpec("D", z("01-06 20:00"), z("01-06 22:00")),),
     )
     assert spec_oncall(spec, z("01-06 21:00")) == ["D"]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents.api import alerts, ingest, views
+from incidents.api import alerts, ingest, oncall, views
 
 app_name = "api"
 
@@ -34,4 +34,13 @@ urlpatterns = [
         views.IncidentResponders.as_view(),
         name="incident-responders",
     ),
+    path("schedules/", oncall.ScheduleListCreate.as_view(), name="schedule-list"),
+    path("schedules/<int:pk>/", oncall.ScheduleDetail.as_view(), name="schedule-detail"),
+    path(
+        "schedules/<int:pk>/overrides/",
+        oncall.ScheduleOverrides.as_view(),
+        name="schedule-overrides",
+    ),
+    path("schedules/<int:pk>/oncall/", oncall.ScheduleOncall.as_view(), name="schedule-oncall"),
+    path("schedules/<int:pk>/shifts/", oncall.ScheduleShifts.as_view(), name="schedule-shifts"),
 ]

@@ -61,7 +61,9 @@ class Schedule(models.Model):
         related_name="+",
         help_text="Its on-call is named 'Secondary' in this schedule's handoff messages.",
     )
-    ical_token = models.CharField(max_length=64, unique=True, default=new_ical_token, editable=False)
+    ical_token = models.CharField(
+        max_length=64, unique=True, default=new_ical_token, editable=False
+    )
     # Where the handoff sweep has looked up to; shift changes after it are still to announce.
     handoffs_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -80,7 +82,9 @@ class Schedule(models.Model):
 class HandoffChannel(models.Model):
     """A team channel that receives the schedule's handoff messages."""
 
-    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="handoff_channels")
+    schedule = models.ForeignKey(
+        Schedule, on_delete=models.CASCADE, related_name="handoff_channels"
+    )
     kind = models.CharField(max_length=10, choices=ChannelKind.choices)
     address = models.CharField(max_length=500, help_text="An email address or an http(s) URL.")
 
@@ -104,7 +108,9 @@ class Rotation(models.Model):
     priority = models.PositiveSmallIntegerField(
         default=0, help_text="Higher layers win where they have someone on call."
     )
-    shift_kind = models.CharField(max_length=10, choices=ShiftKind.choices, default=ShiftKind.WEEKLY)
+    shift_kind = models.CharField(
+        max_length=10, choices=ShiftKind.choices, default=ShiftKind.WEEKLY
+    )
     shift_hours = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Shift length for 'every N hours' rotations."
     )
@@ -198,7 +204,7 @@ class Override(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} on {self.schedule} {self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%Y-%m-%d %H:%M}"
+        return f"{self.user} on {self.schedule} {self.starts_at:%Y-%m-%d %H:%M} to {self.ends_at:%Y-%m-%d %H:%M}"
 
 
 class Handoff(models.Model):

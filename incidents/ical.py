@@ -1,0 +1,79 @@
+"""iCalendar feeds of final shifts: one per schedule, one per person, behind a secret token."""
+
+from datetime import datetime, timedelta
+
+import icalendar
+from django.http import Http404, HttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from incidents import oncall
+from incidents.models import Schedule, UserCalendar
+
+PAST = timedelta(days=7)
+FUTURE = timedelta(days=60)
+
+
+def _display(user) -> str:
+    return user.get_full_name() or user.username
+
+
+def _uid(schedule_id: int, user_id: int, start: datetime) -> str:
+    # Stable across refreshes while the shift keeps its start, so calendar apps update in place.
+    return f"shift-{schedule_id}-{user_id}-{start:%Y%m%dT%H%M%SZ}@tocsin"
+
+
+def _calendar(name: str) -> icalendar.Calendar:
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//Tocsin//On-call shifts//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", name)
+    return cal
+
+
+def _event(schedule: Schedule, shift: oncall.Shift, stamp: datetime) -> icalendar.Event:
+    event = icalendar.Event()
+    event.add("uid", _uid(schedule.pk, shift.user.pk, shift.start))
+    event.add("dtstamp", stamp)
+    event.add("dtstart", shift.start)
+    event.add("dtend", shift.end)
+    event.add("summary", f"On call: {_display(shift.user)} ({schedule.name})")
+    return event
+
+
+def schedule_feed(schedule: Schedule, now: datetime) -> bytes:
+    cal = _calendar(f"On call: {schedule.name}")
+    for shift in oncall.final_shifts(schedule, now - PAST, now + FUTURE):
+        cal.add_component(_event(schedule, shift, now))
+    return cal.to_ical()
+
+
+def person_feed(user, now: datetime) -> bytes:
+    cal = _calendar(f"On call: {_display(user)}")
+    schedule_ids = set(
+        Schedule.objects.filter(rotations__participants__user=user).values_list("pk", flat=True)
+    ) | set(Schedule.objects.filter(overrides__user=user).values_list("pk", flat=True))
+    schedules = Schedule.objects.filter(pk__in=schedule_ids).order_by("name")
+    specs = oncall.load_specs(schedules)
+    for schedule in schedules:
+        for shift in oncall.spec_final_shifts(specs[schedule.pk], now - PAST, now + FUTURE):
+            if shift.user == user.pk:
+                cal.add_component(_event(schedule, oncall.Shift(user, shift.start, shift.end), now))
+    return cal.to_ical()
+
+
+@require_GET
+def feed(request, token: str):
+    """`/oncall/ical/<token>.ics`: the token is the only credential, so an unknown one is a 404."""
+    now = timezone.now().replace(microsecond=0)
+    schedule = Schedule.objects.filter(ical_token=token).first()
+    if schedule is not None:
+        body = schedule_feed(schedule, now)
+    else:
+        calendar = UserCalendar.objects.filter(token=token).select_related("user").first()
+        if calendar is None or not calendar.user.is_active:
+            raise Http404("No such calendar.")
+        body = person_feed(calendar.user, now)
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Cache-Control"] = "private, max-age=300"
+    return response
