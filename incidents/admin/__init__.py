@@ -1,0 +1,14 @@
+"""The Django admin is Tocsin's main UI. One module per area; importing registers it."""
+
+from django.contrib import admin
+
+from incidents.admin import catalogue, incidents
+
+admin.site.site_header = "Tocsin"
+admin.site.site_title = "Tocsin"
+admin.site.index_title = "Incident response"
+admin.site.site_url = "/status/"  # "View site" opens the public status page
+# The incident list needs the width more than a second copy of the index page does.
+admin.site.enable_nav_sidebar = False
+
+__all__ = ["catalogue", "incidents"]

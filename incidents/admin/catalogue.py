@@ -1,0 +1,104 @@
+"""The catalogue: services that can break and the severities that set response targets."""
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q
+from django.utils.html import format_html, format_html_join
+
+from incidents.admin.display import severity_badge
+from incidents.choices import IncidentStatus
+from incidents.messages import humanize_duration
+from incidents.models import Service, Severity
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "owner", "open_incidents", "links", "created_at")
+    search_fields = ("name", "slug", "description")
+    list_select_related = ("owner",)
+    prepopulated_fields = {"slug": ("name",)}
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "owner", "description"]}),
+        ("Where to look", {"fields": ["dashboard_url", "logs_url"]}),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                open_count=Count("incidents", filter=~Q(incidents__status=IncidentStatus.RESOLVED))
+            )
+        )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner":
+            kwargs["queryset"] = (
+                get_user_model().objects.filter(is_active=True).order_by("username")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description="Open incidents", ordering="open_count")
+    def open_incidents(self, service):
+        return service.open_count
+
+    @admin.display(description="Links")
+    def links(self, service):
+        pairs = [
+            (url, label)
+            for url, label in ((service.dashboard_url, "dashboard"), (service.logs_url, "logs"))
+            if url
+        ]
+        return format_html_join(
+            " · ", '<a href="{}" rel="noopener noreferrer" target="_blank">{}</a>', pairs
+        )
+
+
+def _duration(value):
+    return humanize_duration(value) if value else None
+
+
+@admin.register(Severity)
+class SeverityAdmin(admin.ModelAdmin):
+    list_display = (
+        "badge",
+        "name",
+        "acknowledge_target",
+        "resolve_target",
+        "update_cadence",
+        "pages",
+        "postmortem",
+        "postmortem_due",
+    )
+    list_display_links = ("badge", "name")
+    ordering = ("rank",)
+    fieldsets = [
+        (None, {"fields": ["key", "name", "rank", "color", "description"]}),
+        (
+            "Response targets",
+            {"fields": ["acknowledge_within", "resolve_within", "update_every", "pages"]},
+        ),
+        ("Post-mortem", {"fields": ["postmortem", "postmortem_due_within"]}),
+    ]
+
+    @admin.display(description="Severity", ordering="rank")
+    def badge(self, severity):
+        return severity_badge(severity)
+
+    @admin.display(description="Acknowledge within", ordering="acknowledge_within")
+    def acknowledge_target(self, severity):
+        return _duration(severity.acknowledge_within)
+
+    @admin.display(description="Resolve within", ordering="resolve_within")
+    def resolve_target(self, severity):
+        return _duration(severity.resolve_within)
+
+    @admin.display(description="Updates every")
+    def update_cadence(self, severity):
+        return _duration(severity.update_every)
+
+    @admin.display(description="Post-mortem due")
+    def postmortem_due(self, severity):
+        if not severity.postmortem_due_within:
+            return None
+        return format_html("{} after resolution", _duration(severity.postmortem_due_within))

@@ -1,0 +1,33 @@
+from django import forms
+
+from incidents.choices import IncidentStatus, UpdateStatus
+from incidents.models import Incident
+
+
+class IncidentAddForm(forms.ModelForm):
+    """Opening an incident: the start time defaults to now, when it was noticed."""
+
+    class Meta:
+        model = Incident
+        fields = ["title", "severity", "services", "commander", "summary", "impact", "started_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["started_at"].required = False
+        self.fields["started_at"].help_text = "When the problem began. Leave empty for now."
+
+
+class MoveForm(forms.Form):
+    to = forms.ChoiceField(choices=IncidentStatus.choices)
+    reason = forms.CharField(required=False, max_length=2000)
+
+
+class PostUpdateForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=UpdateStatus.choices,
+        help_text="Posting moves the incident to this status if it is elsewhere.",
+    )
+    public = forms.BooleanField(
+        required=False, help_text="Public updates appear on the status page for customers."
+    )
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 14, "cols": 90}))
