@@ -17,6 +17,9 @@ VIEW = [
     "incidents.view_rotationparticipant",
     "incidents.view_override",
     "incidents.view_handoff",
+    # Alert ingestion.
+    "incidents.view_alert",
+    "incidents.view_integration",
 ]
 
 # Responders work incidents: acknowledge, move through states, post updates, join.
@@ -54,6 +57,9 @@ MANAGE = [
     "incidents.delete_handoffchannel",
     "incidents.change_override",
     "incidents.delete_override",
+    # Managers connect and rotate alert sources.
+    "incidents.add_integration",
+    "incidents.change_integration",
 ]
 
 STAFF_GROUPS: dict[str, list[str]] = {
