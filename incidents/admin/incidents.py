@@ -22,6 +22,7 @@ from django.utils.text import get_text_list
 from incidents.admin.display import severity_badge, status_badge, target_states
 from incidents.admin.filters import MineFilter, StateFilter, UnacknowledgedFilter
 from incidents.admin.forms import IncidentAddForm, MoveForm, PostUpdateForm
+from incidents.admin.integrations import AlertInline
 from incidents.choices import (
     ALLOWED_TRANSITIONS,
     WORKING_STATUSES,
@@ -179,7 +180,7 @@ class IncidentAdmin(admin.ModelAdmin):
     autocomplete_fields = ("services",)
     actions = ("acknowledge", "resolve", "take_command")
     list_per_page = 50
-    inlines = (ResponderInline, StatusUpdateInline, TimelineInline)
+    inlines = (ResponderInline, StatusUpdateInline, AlertInline, TimelineInline)
     change_form_template = "admin/incidents/incident/change_form.html"
 
     # --- reading ---------------------------------------------------------------------------

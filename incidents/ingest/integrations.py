@@ -6,6 +6,18 @@ from incidents.models import Integration, Service, Severity
 from incidents.models.alert import DEFAULT_SEVERITY_MAPPINGS, IntegrationKind, generate_token
 
 
+def integration_issue_token(*, integration: Integration) -> str:
+    """Give a new, unsaved integration its token, and its kind's severity mapping if it has none.
+
+    Returns the token: the caller shows it once; only its hash is stored.
+    """
+    token = generate_token(integration.kind)
+    integration.set_token(token)
+    if not integration.severity_mapping:
+        integration.severity_mapping = dict(DEFAULT_SEVERITY_MAPPINGS[integration.kind])
+    return token
+
+
 @transaction.atomic
 def integration_create(
     *,
@@ -16,18 +28,12 @@ def integration_create(
     rate_limit_per_minute: int | None = None,
 ) -> tuple[Integration, str]:
     """Create an integration; returns it and its token, which is stored only hashed."""
-    kind = IntegrationKind(kind)
-    token = generate_token(kind)
     integration = Integration(
-        name=name,
-        kind=kind,
-        service=service,
-        severity=severity,
-        severity_mapping=dict(DEFAULT_SEVERITY_MAPPINGS[kind]),
+        name=name, kind=IntegrationKind(kind), service=service, severity=severity
     )
     if rate_limit_per_minute is not None:
         integration.rate_limit_per_minute = rate_limit_per_minute
-    integration.set_token(token)
+    token = integration_issue_token(integration=integration)
     integration.full_clean()
     integration.save()
     return integration, token

@@ -1,0 +1,191 @@
+"""Integrations (alert sources) and the alerts they sent.
+
+Tokens are shown once, on a page rendered in the response that created or rotated them:
+never in a message, a cookie or the session.
+"""
+
+from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from incidents.ingest.integrations import integration_issue_token, integration_rotate_token
+from incidents.models import Alert, Integration
+
+TOKEN_TEMPLATE = "admin/incidents/integration/token_once.html"
+
+
+@admin.register(Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "kind",
+        "service",
+        "enabled",
+        "last_alert_at",
+        "alert_count",
+        "rate_limit_per_minute",
+        "token_hint",
+    )
+    list_filter = ("kind", "enabled", "service")
+    search_fields = ("name",)
+    list_select_related = ("service",)
+    autocomplete_fields = ("service",)
+    readonly_fields = ("token_hint", "created_at", "last_alert_at", "alert_count")
+    actions = ("rotate_token",)
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "enabled"]}),
+        (
+            "Incidents",
+            {
+                "fields": [
+                    "service",
+                    "severity",
+                    "severity_mapping",
+                    "resolve_incident_on_alert_resolve",
+                ]
+            },
+        ),
+        (
+            "Intake",
+            {
+                "fields": [
+                    "rate_limit_per_minute",
+                    "token_hint",
+                    "created_at",
+                    "last_alert_at",
+                    "alert_count",
+                ]
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The kind decides the token's shape and the endpoint: fixed once created.
+        return (*self.readonly_fields, "kind") if obj else self.readonly_fields
+
+    @admin.display(description="Token")
+    def token_hint(self, integration):
+        return f"{integration.token_prefix}…" if integration.token_prefix else "—"
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            request._tocsin_new_token = integration_issue_token(integration=obj)
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        token = getattr(request, "_tocsin_new_token", None)
+        if token is None:
+            return super().response_add(request, obj, post_url_continue)
+        return self._show_tokens(
+            request,
+            [(obj, token)],
+            reverse("admin:incidents_integration_change", args=[obj.pk]),
+        )
+
+    @admin.action(description="Rotate token (shows the new one once)", permissions=["change"])
+    def rotate_token(self, request, queryset):
+        tokens = [
+            (integration, integration_rotate_token(integration=integration))
+            for integration in queryset
+        ]
+        for integration, _ in tokens:
+            self.log_change(request, integration, "Rotated the token.")
+        return self._show_tokens(request, tokens, reverse("admin:incidents_integration_changelist"))
+
+    def _show_tokens(self, request, tokens, continue_url):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Integration token",
+            "opts": self.opts,
+            "tokens": tokens,
+            "continue_url": continue_url,
+        }
+        response = TemplateResponse(request, TOKEN_TEMPLATE, context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def _incident_link(alert):
+    if not alert.incident_id:
+        return "—"
+    url = reverse("admin:incidents_incident_change", args=[alert.incident_id])
+    return format_html('<a href="{}">{}</a>', url, alert.incident.reference)
+
+
+def _source_link(alert):
+    if not alert.link.startswith(("http://", "https://")):
+        return alert.link or "—"
+    return format_html(
+        '<a href="{}" rel="noopener noreferrer" target="_blank">source</a>', alert.link
+    )
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    """Read-only: alerts change only through ingestion."""
+
+    list_display = (
+        "summary",
+        "status",
+        "integration",
+        "dedup_key",
+        "count",
+        "incident_link",
+        "first_seen_at",
+        "last_seen_at",
+    )
+    list_filter = ("status", "integration")
+    search_fields = ("dedup_key", "summary")
+    list_select_related = ("integration", "incident")
+    date_hierarchy = "last_seen_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Incident", ordering="incident__number")
+    def incident_link(self, alert):
+        return _incident_link(alert)
+
+
+class AlertInline(admin.TabularInline):
+    """The alerts behind an incident, with counts and links (for IncidentAdmin.inlines)."""
+
+    model = Alert
+    fields = (
+        "summary",
+        "status",
+        "count",
+        "integration",
+        "first_seen_at",
+        "last_seen_at",
+        "source_link",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = "alerts"
+    classes = ("tocsin-inline",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("integration")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Link")
+    def source_link(self, alert):
+        return _source_link(alert)
