@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.db import models
 from django.db.models import Count, Q
 from django.utils.html import format_html, format_html_join
 
@@ -17,6 +18,8 @@ class ServiceAdmin(admin.ModelAdmin):
     search_fields = ("name", "slug", "description")
     list_select_related = ("owner",)
     prepopulated_fields = {"slug": ("name",)}
+    # Links pasted without a scheme are dashboards and log viewers: they speak HTTPS.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["name", "slug", "owner", "description"]}),
         ("Where to look", {"fields": ["dashboard_url", "logs_url"]}),

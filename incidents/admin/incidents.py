@@ -7,6 +7,7 @@ who did what; this module only turns requests into those calls and their outcome
 import re
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.contrib.auth import get_user_model
@@ -427,6 +428,17 @@ class IncidentAdmin(admin.ModelAdmin):
         if "commander" in changed:
             incident_assign_commander(incident=obj, commander=data["commander"], actor=request.user)
 
+    def response_add(self, request, obj, post_url_continue=None):
+        # A new incident is worked at once: go to its page, not back to the list.
+        if IS_POPUP_VAR in request.POST or "_addanother" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        self.message_user(
+            request,
+            f"Opened {obj.reference}. It is triggered and pages until someone acknowledges it.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(self._change_url(obj))
+
     def save_related(self, request, form, formsets, change):
         # No form.save_m2m(): services were set by incident_create and are read-only after.
         for formset in formsets:
@@ -567,10 +579,10 @@ class IncidentAdmin(admin.ModelAdmin):
                 except DomainError as error:
                     form.add_error(error.field if error.field in form.fields else None, str(error))
                 else:
-                    audience = "public" if update.public else "internal"
+                    audience = "a public" if update.public else "an internal"
                     self.message_user(
                         request,
-                        f"Posted an {audience} update on {incident.reference} "
+                        f"Posted {audience} update on {incident.reference} "
                         f"({update.get_status_display()}).",
                         messages.SUCCESS,
                     )

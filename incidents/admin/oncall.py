@@ -1,0 +1,557 @@
+"""On-call admin: schedules with their layers, the 14-day final schedule, overrides, handoffs."""
+
+import hashlib
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from incidents import oncall, scheduling
+from incidents.errors import DomainError
+from incidents.models import (
+    Handoff,
+    HandoffChannel,
+    HandoffDelivery,
+    Override,
+    Rotation,
+    RotationParticipant,
+    Schedule,
+)
+from incidents.models.oncall import WEEKDAY_NAMES, ShiftKind
+
+HORIZON = timedelta(days=14)
+PALETTE = ("#2563eb", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#9333ea")
+
+
+def _user_colour(user_id: int) -> str:
+    return PALETTE[int(hashlib.sha1(str(user_id).encode()).hexdigest(), 16) % len(PALETTE)]
+
+
+def _local(instant: datetime, tz) -> str:
+    return instant.astimezone(tz).strftime("%a %d %b %H:%M")
+
+
+def _length(delta: timedelta) -> str:
+    hours = round(delta.total_seconds() / 3600, 1)
+    if hours >= 24:
+        return f"{hours / 24:.1f} d".replace(".0 d", " d")
+    return f"{hours:g} h"
+
+
+def _who(user_id, users) -> str:
+    user = users.get(user_id)
+    if user is None:
+        return "—"
+    return user.get_full_name() or user.username
+
+
+# --- forms -------------------------------------------------------------------------------------
+
+
+class RotationForm(forms.ModelForm):
+    participant_usernames = forms.CharField(
+        label="Participants",
+        help_text="Usernames in turn order, separated by commas.",
+        widget=forms.TextInput(attrs={"size": 50, "placeholder": "alice, bob, carol"}),
+    )
+    restrict_weekdays = forms.TypedMultipleChoiceField(
+        label="Only on",
+        choices=list(enumerate(WEEKDAY_NAMES)),
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Leave empty for every day.",
+    )
+
+    class Meta:
+        model = Rotation
+        fields = [
+            "name",
+            "priority",
+            "participant_usernames",
+            "shift_kind",
+            "shift_hours",
+            "handoff_time",
+            "handoff_weekday",
+            "start_date",
+            "ends_at",
+            "restrict_weekdays",
+            "restrict_start",
+            "restrict_end",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["participant_usernames"].initial = ", ".join(
+                p.user.username for p in self.instance.participants.select_related("user")
+            )
+        self.fields["handoff_time"].error_messages["invalid"] = (
+            "Enter the handoff time as HH:MM, in the schedule's time zone (e.g. 09:00)."
+        )
+
+    def clean_participant_usernames(self):
+        names = [name.strip() for name in self.cleaned_data["participant_usernames"].split(",")]
+        names = [name for name in names if name]
+        if not names:
+            raise ValidationError("A rotation needs at least one participant.")
+        users = get_user_model().objects.in_bulk(names, field_name="username")
+        unknown = [name for name in names if name not in users]
+        if unknown:
+            raise ValidationError(f"Unknown username(s): {', '.join(unknown)}.")
+        return [users[name] for name in names]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("shift_kind") == ShiftKind.HOURS and not data.get("shift_hours"):
+            self.add_error("shift_hours", "Give the shift length in hours for this rotation.")
+        if (data.get("restrict_start") is None) != (data.get("restrict_end") is None):
+            self.add_error("restrict_end", "Give both ends of the restriction hours, or neither.")
+        return data
+
+
+class HandoffChannelForm(forms.ModelForm):
+    class Meta:
+        model = HandoffChannel
+        fields = ["kind", "address"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") and data.get("address"):
+            try:
+                scheduling.check_channel(data["kind"], data["address"])
+            except DomainError as error:
+                self.add_error("address", error.message)
+        return data
+
+
+class OverrideForm(forms.ModelForm):
+    class Meta:
+        model = Override
+        fields = ["schedule", "user", "starts_at", "ends_at", "replaces", "reason"]
+
+    def clean(self):
+        data = super().clean()
+        if all(data.get(f) for f in ("schedule", "user", "starts_at", "ends_at")):
+            try:
+                scheduling.check_override(
+                    schedule=data["schedule"],
+                    user=data["user"],
+                    start=data["starts_at"],
+                    end=data["ends_at"],
+                    exclude_pk=self.instance.pk,
+                )
+            except DomainError as error:
+                self.add_error("ends_at" if error.field == "end" else "starts_at", error.message)
+        return data
+
+
+class TakeShiftForm(forms.Form):
+    """Times are wall-clock times in the schedule's zone (the view activates it)."""
+
+    user = forms.ModelChoiceField(queryset=get_user_model().objects.none(), label="Who covers")
+    start = forms.DateTimeField(
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    end = forms.DateTimeField(
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    replaces = forms.ModelChoiceField(
+        queryset=get_user_model().objects.none(),
+        required=False,
+        label="Replacing",
+        help_text="Empty: whoever is on call in that window.",
+    )
+    reason = forms.CharField(required=False, max_length=255)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        people = get_user_model().objects.filter(is_active=True).order_by("username")
+        self.fields["user"].queryset = people
+        self.fields["replaces"].queryset = people
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] <= data["start"]:
+            self.add_error("end", "The override must end after it starts.")
+        return data
+
+
+# --- inlines -----------------------------------------------------------------------------------
+
+
+class RotationInline(admin.StackedInline):
+    model = Rotation
+    form = RotationForm
+    extra = 0
+    min_num = 1
+    validate_min = True
+    show_change_link = True
+    ordering = ["-priority", "id"]
+    fieldsets = [
+        (None, {"fields": ["name", "priority", "participant_usernames"]}),
+        (
+            "Shifts",
+            {
+                "fields": [
+                    ("shift_kind", "shift_hours"),
+                    ("handoff_time", "handoff_weekday"),
+                    ("start_date", "ends_at"),
+                ]
+            },
+        ),
+        ("Restriction", {"fields": ["restrict_weekdays", ("restrict_start", "restrict_end")]}),
+    ]
+
+
+class HandoffChannelInline(admin.TabularInline):
+    model = HandoffChannel
+    form = HandoffChannelForm
+    extra = 0
+    verbose_name = "handoff channel"
+
+
+class ParticipantInline(admin.TabularInline):
+    model = RotationParticipant
+    extra = 0
+    fields = ["position", "user"]
+    ordering = ["position", "id"]
+
+
+# --- schedules ---------------------------------------------------------------------------------
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    list_display = ("name", "time_zone", "oncall_now_next", "layer_count")
+    search_fields = ("name", "description")
+    inlines = [RotationInline, HandoffChannelInline]
+    readonly_fields = ("oncall_summary", "ical_link", "final_schedule")
+
+    class Media:
+        css = {"all": ["incidents/oncall.css"]}
+
+    def get_fieldsets(self, request, obj=None):
+        base = [(None, {"fields": ["name", "time_zone", "description", "backup_schedule"]})]
+        if obj is None:
+            return base
+        return [
+            ("On call", {"fields": ["oncall_summary", "ical_link", "final_schedule"]}),
+            *base,
+        ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("rotations")
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        rows = list(changelist.result_list)  # fills the page's cache, which the template reuses
+        _attach_now_next(rows)
+        return changelist
+
+    @admin.display(description="Layers")
+    def layer_count(self, obj):
+        return len(obj.rotations.all())
+
+    @admin.display(description="On call now / next")
+    def oncall_now_next(self, obj):
+        current, nxt, users = getattr(obj, "_now_next", (None, None, {}))
+        return _now_next_html(obj, current, nxt, users)
+
+    @admin.display(description="Now")
+    def oncall_summary(self, obj):
+        _attach_now_next([obj])
+        current, nxt, users = obj._now_next
+        return _now_next_html(obj, current, nxt, users)
+
+    @admin.display(description="iCal feed")
+    def ical_link(self, obj):
+        return format_html(
+            '<a href="{0}"><code>{0}</code></a><div class="help">Subscribe in a calendar app; '
+            "every person also has their own feed.</div>",
+            obj.ical_url,
+        )
+
+    @admin.display(description="Next 14 days")
+    def final_schedule(self, obj):
+        tz = ZoneInfo(obj.time_zone)
+        now = timezone.now().replace(second=0, microsecond=0)
+        timeline = oncall.final_timeline(oncall.load_spec(obj), now, now + HORIZON)
+        users = get_user_model().objects.in_bulk({s.user for s in timeline if s.user})
+        take_url = reverse("admin:incidents_schedule_override", args=[obj.pk])
+        rows = []
+        for seg in timeline:
+            query = urlencode(
+                {
+                    "start": seg.start.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
+                    "end": seg.end.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
+                    **({"replaces": seg.user} if seg.user else {}),
+                }
+            )
+            who = (
+                format_html(
+                    '<span class="oncall-dot" style="background:{}"></span>{}',
+                    _user_colour(seg.user),
+                    _who(seg.user, users),
+                )
+                if seg.user
+                else format_html("<strong>Nobody on call</strong>")
+            )
+            rows.append(
+                (
+                    "oncall-gap" if seg.user is None else "",
+                    who,
+                    _local(seg.start, tz),
+                    _local(seg.end, tz),
+                    _length(seg.end - seg.start),
+                    f"{take_url}?{query}",
+                    "Cover this gap" if seg.user is None else "Take this shift",
+                )
+            )
+        body = format_html_join(
+            "",
+            '<tr class="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
+            '<td><a class="button" href="{}">{}</a></td></tr>',
+            rows,
+        )
+        return format_html(
+            '<div class="oncall-final">{}<table class="oncall-table"><thead><tr><th>Who</th>'
+            "<th>From</th><th>To</th><th>Length</th><th></th></tr></thead><tbody>{}</tbody>"
+            '</table><p class="help">Times in {}. Gaps, when nobody is on call, are in red.</p>'
+            "</div>",
+            _day_strips(timeline, tz, now, users),
+            body,
+            obj.time_zone,
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/override/",
+                self.admin_site.admin_view(self.override_view),
+                name="incidents_schedule_override",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "override_url": reverse("admin:incidents_schedule_override", args=[object_id]),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is not Rotation:
+            return
+        for rotation_form in formset.forms:
+            rotation = rotation_form.instance
+            if rotation.pk and rotation_form not in formset.deleted_forms:
+                scheduling.rotation_set_participants(
+                    rotation=rotation,
+                    users=rotation_form.cleaned_data["participant_usernames"],
+                    actor=request.user,
+                )
+
+    def override_view(self, request, object_id):
+        """ "Create override" / "Take this shift": someone covers a window of this schedule."""
+        schedule = self.get_object(request, unquote(object_id))
+        if schedule is None:
+            raise Http404("No such schedule.")
+        if not request.user.has_perm("incidents.add_override"):
+            raise PermissionDenied
+        tz = ZoneInfo(schedule.time_zone)
+        initial = {"user": request.user.pk, **request.GET.dict()}
+        with timezone.override(tz):
+            form = TakeShiftForm(request.POST or None, initial=initial)
+            valid = request.method == "POST" and form.is_valid()
+        if valid:
+            data = form.cleaned_data
+            try:
+                override = scheduling.override_create(
+                    schedule=schedule,
+                    user=data["user"],
+                    start=data["start"],
+                    end=data["end"],
+                    replaces=data["replaces"],
+                    reason=data["reason"],
+                    actor=request.user,
+                )
+            except DomainError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+            else:
+                self.message_user(
+                    request,
+                    f"{override.user} covers {schedule} from {_local(override.starts_at, tz)} "
+                    f"to {_local(override.ends_at, tz)}.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:incidents_schedule_change", args=[schedule.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": schedule,
+            "schedule": schedule,
+            "title": f"Create override on {schedule}",
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/incidents/schedule/override.html", context)
+
+
+def _attach_now_next(schedules) -> None:
+    """Who is on call now and next for a page of schedules, in a fixed number of queries."""
+    now = timezone.now()
+    specs = oncall.load_specs(schedules)
+    pairs = {pk: oncall.now_and_next(spec, now) for pk, spec in specs.items()}
+    ids = {seg.user for pair in pairs.values() for seg in pair if seg and seg.user}
+    users = get_user_model().objects.in_bulk(ids)
+    for schedule in schedules:
+        current, nxt = pairs.get(schedule.pk, (None, None))
+        schedule._now_next = (current, nxt, users)
+
+
+def _now_next_html(schedule, current, nxt, users):
+    tz = ZoneInfo(schedule.time_zone)
+    if current is None or current.user is None:
+        now_html = format_html('<span class="oncall-nobody">Nobody on call</span>')
+    else:
+        now_html = format_html("<strong>{}</strong>", _who(current.user, users))
+    if nxt is None:
+        return format_html("{}", now_html)
+    next_who = _who(nxt.user, users) if nxt.user else "nobody"
+    return format_html(
+        '{} <span class="oncall-next">until {}, then {}</span>',
+        now_html,
+        _local(nxt.start, tz),
+        next_who,
+    )
+
+
+def _day_strips(timeline, tz, now, users):
+    """One bar per local day, segments coloured by person and gaps in red."""
+    if not timeline:
+        return ""
+    first_day = now.astimezone(tz).date()
+    strips = []
+    for offset in range(15):
+        day = first_day + timedelta(days=offset)
+        day_start = oncall.localize(datetime.combine(day, datetime.min.time()), tz)
+        day_end = oncall.localize(
+            datetime.combine(day + timedelta(days=1), datetime.min.time()), tz
+        )
+        span = (day_end - day_start).total_seconds()
+        pieces = []
+        for seg in timeline:
+            s, e = max(seg.start, day_start), min(seg.end, day_end)
+            if e <= s:
+                continue
+            left = (s - day_start).total_seconds() / span * 100
+            width = (e - s).total_seconds() / span * 100
+            colour = _user_colour(seg.user) if seg.user else "#dc2626"
+            label = _who(seg.user, users) if seg.user else "Nobody on call"
+            pieces.append(
+                (left, width, colour, "oncall-bar-gap" if seg.user is None else "", label)
+            )
+        if not pieces:
+            continue
+        bar = format_html_join(
+            "",
+            '<span class="oncall-bar {3}" style="left:{0:.3f}%;width:{1:.3f}%;background:{2}" '
+            'title="{4}"></span>',
+            pieces,
+        )
+        strips.append((day.strftime("%a %d %b"), bar))
+    return format_html(
+        '<div class="oncall-strips">{}<div class="oncall-scale"><span>00:00</span><span>06:00'
+        "</span><span>12:00</span><span>18:00</span><span>24:00</span></div></div>",
+        format_html_join(
+            "",
+            '<div class="oncall-day"><span class="oncall-day-label">{}</span>'
+            '<span class="oncall-day-bar">{}</span></div>',
+            strips,
+        ),
+    )
+
+
+@admin.register(Rotation)
+class RotationAdmin(admin.ModelAdmin):
+    """Participants in order, for fine edits; layers are usually edited on their schedule."""
+
+    list_display = ("name", "schedule", "priority", "shift_label", "handoff_time", "start_date")
+    list_select_related = ("schedule",)
+    list_filter = ("schedule",)
+    inlines = [ParticipantInline]
+    fields = [
+        "schedule",
+        "name",
+        "priority",
+        ("shift_kind", "shift_hours"),
+        ("handoff_time", "handoff_weekday"),
+        ("start_date", "ends_at"),
+        "restrict_weekdays",
+        ("restrict_start", "restrict_end"),
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+
+# --- overrides and handoffs --------------------------------------------------------------------
+
+
+@admin.register(Override)
+class OverrideAdmin(admin.ModelAdmin):
+    form = OverrideForm
+    list_display = ("schedule", "user", "starts_at", "ends_at", "replaces", "reason", "created_by")
+    list_filter = ("schedule",)
+    list_select_related = ("schedule", "user", "replaces", "created_by")
+    search_fields = ("user__username", "reason", "schedule__name")
+    date_hierarchy = "starts_at"
+    readonly_fields = ("created_by", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class HandoffDeliveryInline(admin.TabularInline):
+    model = HandoffDelivery
+    extra = 0
+    can_delete = False
+    fields = ["kind", "address", "notice", "sent_at", "attempts", "last_error"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Handoff)
+class HandoffAdmin(admin.ModelAdmin):
+    list_display = ("schedule", "at", "outgoing", "incoming", "created_at")
+    list_filter = ("schedule",)
+    list_select_related = ("schedule", "outgoing", "incoming")
+    readonly_fields = ("schedule", "at", "outgoing", "incoming", "message", "created_at")
+    inlines = [HandoffDeliveryInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
