@@ -199,3 +199,18 @@ def user_calendar(*, user) -> UserCalendar:
     """The person's iCal feed token, created on first use."""
     calendar, _ = UserCalendar.objects.get_or_create(user=user)
     return calendar
+
+
+@transaction.atomic
+def rotation_set_participants(*, rotation: Rotation, users: Sequence, actor=None) -> None:
+    """Replace the rotation's participants with `users`, in turn order."""
+    if not users:
+        raise DomainError("A rotation needs at least one participant.", field="participants")
+    current = [p.user_id for p in rotation.participants.all()]
+    if current == [u.pk for u in users]:
+        return
+    rotation.participants.all().delete()
+    RotationParticipant.objects.bulk_create(
+        RotationParticipant(rotation=rotation, user=user, position=position)
+        for position, user in enumerate(users)
+    )

@@ -197,7 +197,6 @@ class RotationInline(admin.StackedInline):
     form = RotationForm
     extra = 0
     min_num = 1
-    validate_min = True
     show_change_link = True
     ordering = ["-priority", "id"]
     fieldsets = [
@@ -214,6 +213,10 @@ class RotationInline(admin.StackedInline):
         ),
         ("Restriction", {"fields": ["restrict_weekdays", ("restrict_start", "restrict_end")]}),
     ]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # A schedule without a layer has nobody on call, ever: refuse it.
+        return super().get_formset(request, obj, validate_min=True, **kwargs)
 
 
 class HandoffChannelInline(admin.TabularInline):
@@ -307,7 +310,7 @@ class ScheduleAdmin(admin.ModelAdmin):
                     _who(seg.user, users),
                 )
                 if seg.user
-                else format_html("<strong>Nobody on call</strong>")
+                else format_html("<strong>{}</strong>", "Nobody on call")
             )
             rows.append(
                 (
@@ -429,7 +432,7 @@ def _attach_now_next(schedules) -> None:
 def _now_next_html(schedule, current, nxt, users):
     tz = ZoneInfo(schedule.time_zone)
     if current is None or current.user is None:
-        now_html = format_html('<span class="oncall-nobody">Nobody on call</span>')
+        now_html = format_html('<span class="oncall-nobody">{}</span>', "Nobody on call")
     else:
         now_html = format_html("<strong>{}</strong>", _who(current.user, users))
     if nxt is None:
@@ -472,7 +475,7 @@ def _day_strips(timeline, tz, now, users):
             continue
         bar = format_html_join(
             "",
-            '<span class="oncall-bar {3}" style="left:{0:.3f}%;width:{1:.3f}%;background:{2}" '
+            '<span class="oncall-bar {3}" style="left:{0}%;width:{1}%;background:{2}" '
             'title="{4}"></span>',
             pieces,
         )
