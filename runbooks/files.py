@@ -148,7 +148,12 @@ def dump(spec: RunbookSpec) -> str:
         else:
             entry = {"kind": rule.kind, "value": rule.value, "weight": rule.weight}
             if rule.key:
-                entry = {"kind": rule.kind, "key": rule.key, "value": rule.value, "weight": rule.weight}
+                entry = {
+                    "kind": rule.kind,
+                    "key": rule.key,
+                    "value": rule.value,
+                    "weight": rule.weight,
+                }
             rules.append(entry)
     if match:
         front["match"] = match
@@ -161,7 +166,12 @@ def dump(spec: RunbookSpec) -> str:
     if spec.causes:
         front["causes"] = spec.causes
     text = yaml.dump(
-        front, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=4096, default_flow_style=False
+        front,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=4096,
+        default_flow_style=False,
     )
     body = spec.body + "\n" if spec.body else ""
     return f"{FENCE}\n{text}{FENCE}\n{body}"
@@ -209,7 +219,9 @@ def parse(text: str, *, path: str = "<text>") -> RunbookSpec:
     finally:
         loader.dispose()
     if not isinstance(data, dict):
-        raise RunbookFileError("front matter must be a mapping of keys to values", path=path, line=2)
+        raise RunbookFileError(
+            "front matter must be a mapping of keys to values", path=path, line=2
+        )
 
     lines_of = {k.value: v.start_mark.line + offset for k, v in node.value}
 

@@ -53,9 +53,7 @@ def _rule_holds(rule: MatchRule, labels, service_slugs, title: str) -> bool:
     if rule.kind == MatchKind.LABEL_MATCHES:
         # Anchored, as Alertmanager's =~ is.
         pattern = _regex(rule.value)
-        return pattern is not None and any(
-            pattern.fullmatch(v) for v in labels.get(rule.key, ())
-        )
+        return pattern is not None and any(pattern.fullmatch(v) for v in labels.get(rule.key, ()))
     if rule.kind == MatchKind.SERVICE:
         return rule.value in service_slugs
     if rule.kind == MatchKind.TITLE_KEYWORD:

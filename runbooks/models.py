@@ -161,7 +161,9 @@ class MatchRule(models.Model):
             try:
                 re.compile(self.value)
             except re.error as error:
-                raise ValidationError({"value": f"Not a valid regular expression: {error}."}) from None
+                raise ValidationError(
+                    {"value": f"Not a valid regular expression: {error}."}
+                ) from None
 
 
 class RunbookRevision(models.Model):

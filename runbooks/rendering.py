@@ -47,4 +47,4 @@ def render_markdown(text: str) -> SafeString:
         # Table alignment arrives as style="text-align:…"; nothing else survives.
         filter_style_properties={"text-align"},
     )
-    return mark_safe(clean)  # noqa: S308 - sanitized by nh3 just above
+    return mark_safe(clean)  # sanitized by nh3 just above

@@ -21,7 +21,6 @@ from incidents.models import Incident, Service
 from incidents.timeline import timeline_record
 from runbooks.files import RunbookFileError, RunbookSpec, dump, parse_file, spec_of
 from runbooks.models import (
-    CauseFix,
     MatchRule,
     Runbook,
     RunbookRevision,
@@ -208,7 +207,9 @@ def runbooks_import(
     return result
 
 
-def runbooks_export(*, directory: Path | str, runbooks: Iterable[Runbook] | None = None) -> list[Path]:
+def runbooks_export(
+    *, directory: Path | str, runbooks: Iterable[Runbook] | None = None
+) -> list[Path]:
     """Write each runbook to `<slug>.md` in `directory`, in the form import reads."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -275,10 +276,10 @@ def _send_review_mail(*, runbook: Runbook, recipients: list[str]) -> None:
     send_mail(
         subject=f"Runbook due for review: {runbook.title}",
         message=(
-            f"The runbook \"{runbook.title}\" is due for review ({last}; reviewed every "
+            f'The runbook "{runbook.title}" is due for review ({last}; reviewed every '
             f"{runbook.review_every_days} days).\n\n"
             "Read it through: are the steps, commands and links still right? Fix what is not, "
-            "then use \"Mark reviewed\" on the runbook list.\n\n"
+            'then use "Mark reviewed" on the runbook list.\n\n'
             f"{url}\n"
         ),
         from_email=None,
@@ -320,8 +321,10 @@ def runbook_step_check(
     The run completes when its last step is ticked.
     """
     with transaction.atomic():
-        run = RunbookRun.objects.select_for_update().select_related("runbook", "incident").get(
-            pk=run.pk
+        run = (
+            RunbookRun.objects.select_for_update()
+            .select_related("runbook", "incident")
+            .get(pk=run.pk)
         )
         if step.runbook_id != run.runbook_id:
             raise DomainError("That step belongs to another runbook.", field="step")
