@@ -67,6 +67,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "incidents.statuspage.context.status_page",
             ],
         },
     },
@@ -205,6 +206,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 # --- Tocsin -------------------------------------------------------------------------------------
 TOCSIN_TIMER_SWEEP_SECONDS = env.float("TOCSIN_TIMER_SWEEP_SECONDS", default=5.0)
 TOCSIN_INGEST_MAX_BODY_BYTES = 512 * 1024
+# The public status page: its heading, and how long a rendered page is reused.
+TOCSIN_STATUS_TITLE = env.str("TOCSIN_STATUS_TITLE", default="System status")
+TOCSIN_STATUS_CACHE_SECONDS = env.int("TOCSIN_STATUS_CACHE_SECONDS", default=5)
 
 LOGGING = {
     "version": 1,

@@ -4,11 +4,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from incidents import health, ical
 from incidents.api import ingest as ingest_api
+from incidents.statuspage import views as status_views
 
 urlpatterns = [
     path("health", health.health, name="health"),
     path("health/ready", health.ready, name="health-ready"),
     path("admin/", admin.site.urls),
+    path("status/", include("incidents.statuspage.urls")),
+    path("status.json", status_views.status_json, name="status-json"),
     path("oncall/ical/<slug:token>.ics", ical.feed, name="oncall-ical"),
     path("api/v1/", include("incidents.api.urls")),
     # Endpoints that speak other products' APIs, at their paths, for senders that already do.

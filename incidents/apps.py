@@ -29,6 +29,11 @@ class IncidentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from incidents.statuspage import hooks  # noqa: F401  (registers lifecycle hooks)
+
         post_migrate.connect(
             _resync_staff_groups, sender=self, dispatch_uid="incidents.resync_staff_groups"
         )
+        from incidents.escalation import register_hooks
+
+        register_hooks()

@@ -61,11 +61,29 @@ def seed_people() -> dict:
     return people
 
 
+# What customers see on the status page: (public name, one line), in page order.
+PUBLIC = {
+    "frontend": ("Website", "Browsing, search and accounts"),
+    "checkout": ("Checkout", "Cart, payment and order confirmation"),
+    "api": ("API", "The public REST API and mobile apps"),
+}
+
+
 def seed_services(people: dict) -> dict:
     services = {}
     for name, slug, description, owner in SERVICES:
+        public_name, public_description = PUBLIC.get(slug, ("", ""))
         services[slug], _ = Service.objects.get_or_create(
-            slug=slug, defaults={"name": name, "description": description, "owner": people[owner]}
+            slug=slug,
+            defaults={
+                "name": name,
+                "description": description,
+                "owner": people[owner],
+                "is_public": slug in PUBLIC,
+                "public_name": public_name,
+                "public_description": public_description,
+                "status_order": list(PUBLIC).index(slug) if slug in PUBLIC else 100,
+            },
         )
     return services
 
@@ -108,6 +126,7 @@ def seed_incidents(people: dict, services: dict) -> None:
         actor=carol,
         public=True,
         status="investigating",
+        public_title="Orders failing at checkout",
         message="We're investigating reports of errors at checkout. Orders may fail.",
     )
     lifecycle.status_update_post(
@@ -178,3 +197,7 @@ def seed_demo() -> None:
     people = seed_people()
     services = seed_services(people)
     seed_incidents(people, services)
+    # Imported here: the runbooks app builds on incidents, not the other way round.
+    from runbooks.demo import seed_runbooks
+
+    seed_runbooks()

@@ -54,6 +54,15 @@ def on_incident_status_changed(
     return hook
 
 
+_on_update_hooks: list[Callable[[int], None]] = []
+
+
+def on_status_update_posted(hook: Callable[[int], None]) -> Callable[[int], None]:
+    """Register `hook(status_update_id)`, called after each committed status update."""
+    _on_update_hooks.append(hook)
+    return hook
+
+
 def _next_number() -> int:
     counter, _ = IncidentCounter.objects.select_for_update().get_or_create(name="incident")
     counter.value += 1
@@ -352,7 +361,7 @@ def incident_remove_responder(
 
 
 # Fields staff may edit freely on an incident; status, severity and people have their own moves.
-EDITABLE_FIELDS = ("title", "summary", "impact", "started_at")
+EDITABLE_FIELDS = ("title", "public_title", "summary", "impact", "started_at")
 
 
 @transaction.atomic
@@ -400,15 +409,24 @@ def status_update_post(
     via: str | None = None,
     public: bool = False,
     status: str | None = None,
+    public_title: str | None = None,
 ) -> StatusUpdate:
     """Post an update. Giving a `status` also moves the incident there (resolved resolves it).
 
-    Without one, the update speaks of the incident's current phase.
+    Without one, the update speaks of the incident's current phase. A public update may set
+    the title customers see (`public_title`); the internal title never reaches the status page
+    unless no public title was ever given.
     """
     message = (message or "").strip()
     if not message:
         raise DomainError("A status update needs a message.", field="message")
     incident = _lock(incident)
+    public_title = (public_title or "").strip()
+    if public_title and not public:
+        raise DomainError("Only a public update can set the public title.", field="public_title")
+    if public_title and public_title != incident.public_title:
+        incident_update_details(incident=incident, actor=actor, via=via, public_title=public_title)
+        incident.public_title = public_title
     if status:
         status = UpdateStatus(status)
         incident = incident_transition(incident=incident, to=status, actor=actor, via=via)
@@ -426,6 +444,8 @@ def status_update_post(
         message=f"{actor_label(actor, via)} posted a {visibility} update ({status.label}): {message}",
         after={"update": update.pk, "public": public, "status": status},
     )
+    for hook in _on_update_hooks:
+        transaction.on_commit(lambda hook=hook: hook(update.pk))
     return update
 
 

@@ -20,6 +20,18 @@ VIEW = [
     # Alert ingestion.
     "incidents.view_alert",
     "incidents.view_integration",
+    # Post-mortems and their follow-up work.
+    "postmortems.view_postmortem",
+    "postmortems.view_actionitem",
+    "postmortems.view_rootcausecategory",
+    # Runbooks: reading them, their history and their runs on incidents.
+    "runbooks.view_runbook",
+    "runbooks.view_runbookstep",
+    "runbooks.view_causefix",
+    "runbooks.view_matchrule",
+    "runbooks.view_runbookrevision",
+    "runbooks.view_runbookrun",
+    "runbooks.view_runstepcheck",
 ]
 
 # Responders work incidents: acknowledge, move through states, post updates, join.
@@ -31,6 +43,14 @@ RESPOND = [
     "incidents.add_responder",
     # Responders cover for each other: "Take this shift" creates an override.
     "incidents.add_override",
+    # Responders write the post-mortem and track its action items.
+    "postmortems.add_postmortem",
+    "postmortems.change_postmortem",
+    "postmortems.add_actionitem",
+    "postmortems.change_actionitem",
+    # Responders start runbooks on incidents and tick their steps.
+    "runbooks.add_runbookrun",
+    "runbooks.add_runstepcheck",
 ]
 
 # Incident managers also open incidents, command them, and manage the catalogue.
@@ -42,6 +62,9 @@ MANAGE = [
     "incidents.add_service",
     "incidents.change_service",
     "incidents.change_severity",
+    # Status page subscribers are customers' addresses: managers only.
+    "incidents.view_subscriber",
+    "incidents.change_subscriber",
     # Managers run the on-call schedules.
     "incidents.add_schedule",
     "incidents.change_schedule",
@@ -60,6 +83,24 @@ MANAGE = [
     # Managers connect and rotate alert sources.
     "incidents.add_integration",
     "incidents.change_integration",
+    # Managers publish post-mortems and keep the root-cause categories.
+    "postmortems.publish_postmortem",
+    "postmortems.delete_actionitem",
+    "postmortems.add_rootcausecategory",
+    "postmortems.change_rootcausecategory",
+    # Managers write, review and retire runbooks.
+    "runbooks.add_runbook",
+    "runbooks.change_runbook",
+    "runbooks.delete_runbook",
+    "runbooks.add_runbookstep",
+    "runbooks.change_runbookstep",
+    "runbooks.delete_runbookstep",
+    "runbooks.add_causefix",
+    "runbooks.change_causefix",
+    "runbooks.delete_causefix",
+    "runbooks.add_matchrule",
+    "runbooks.change_matchrule",
+    "runbooks.delete_matchrule",
 ]
 
 STAFF_GROUPS: dict[str, list[str]] = {

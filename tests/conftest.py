@@ -38,3 +38,12 @@ def responder(db):
 @pytest.fixture
 def manager(db):
     return _member_of("Incident manager", "max-manager")
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """Production uses whitenoise's manifest storage, which needs `collectstatic` first."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

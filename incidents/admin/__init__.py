@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from incidents.admin import catalogue, incidents, integrations, oncall
+from incidents.admin import catalogue, incidents, integrations, oncall, statuspage
 
 admin.site.site_header = "Tocsin"
 admin.site.site_title = "Tocsin"
@@ -11,4 +11,4 @@ admin.site.site_url = "/status/"  # "View site" opens the public status page
 # The incident list needs the width more than a second copy of the index page does.
 admin.site.enable_nav_sidebar = False
 
-__all__ = ["catalogue", "incidents", "integrations", "oncall"]
+__all__ = ["catalogue", "incidents", "integrations", "oncall", "statuspage"]

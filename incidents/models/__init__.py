@@ -19,9 +19,46 @@ from incidents.models.oncall import (
     Schedule,
     UserCalendar,
 )
+from incidents.models.escalation import (
+    ContactKind,
+    DeadlineKind,
+    EscalationPolicy,
+    EscalationState,
+    EscalationStep,
+    EscalationTarget,
+    IncidentDeadline,
+    IncidentEscalation,
+    SeverityRoute,
+    TargetType,
+    TeamChannel,
+)
+from incidents.models.notify import (
+    ContactMethod,
+    Notification,
+    NotificationReason,
+    NotificationRule,
+    NotificationStatus,
+)
 from incidents.models.service import Service, Severity
+from incidents.models.status import Subscriber
 
 __all__ = [
+    "ContactKind",
+    "ContactMethod",
+    "DeadlineKind",
+    "EscalationPolicy",
+    "EscalationState",
+    "EscalationStep",
+    "EscalationTarget",
+    "IncidentDeadline",
+    "IncidentEscalation",
+    "Notification",
+    "NotificationReason",
+    "NotificationRule",
+    "NotificationStatus",
+    "SeverityRoute",
+    "TargetType",
+    "TeamChannel",
     "Alert",
     "AlertQuerySet",
     "AlertStatus",
@@ -42,5 +79,6 @@ __all__ = [
     "Service",
     "Severity",
     "StatusUpdate",
+    "Subscriber",
     "TimelineEvent",
 ]

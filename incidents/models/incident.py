@@ -46,6 +46,11 @@ class IncidentCounter(models.Model):
 class Incident(models.Model):
     number = models.PositiveBigIntegerField(unique=True, editable=False)
     title = models.CharField(max_length=255)
+    public_title = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Title customers see on the status page; the internal title stays internal.",
+    )
     summary = models.TextField(blank=True)
     severity = models.ForeignKey("incidents.Severity", on_delete=models.PROTECT, related_name="+")
     services = models.ManyToManyField("incidents.Service", blank=True, related_name="incidents")
@@ -72,6 +77,9 @@ class Incident(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     mitigated_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    acknowledge_breached_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the acknowledge target passed unacknowledged."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -56,6 +56,28 @@ class Service(models.Model):
     )
     dashboard_url = models.URLField(blank=True)
     logs_url = models.URLField(blank=True)
+    escalation_policy = models.ForeignKey(
+        "incidents.EscalationPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="services",
+        help_text="Who gets paged when an incident opens on this service.",
+    )
+    is_public = models.BooleanField(
+        "on the status page",
+        default=False,
+        help_text="Show this service and its public updates on the public status page.",
+    )
+    public_name = models.CharField(
+        max_length=120, blank=True, help_text="Name customers see; the service name if empty."
+    )
+    public_description = models.CharField(
+        max_length=255, blank=True, help_text="One line for customers, e.g. 'Cart and payment'."
+    )
+    status_order = models.PositiveSmallIntegerField(
+        default=100, help_text="Position on the status page (lower first)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -63,3 +85,7 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def display_name(self) -> str:
+        return self.public_name or self.name

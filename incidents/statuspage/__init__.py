@@ -1,0 +1,1 @@
+"""The public status page: services, their state, and public updates only."""

@@ -1,0 +1,14 @@
+from celery import shared_task
+
+from incidents.statuspage.subscribers import subscribers_notify
+
+
+@shared_task(
+    name="incidents.statuspage.notify_subscribers",
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def statuspage_notify_subscribers(update_id: int) -> int:
+    return subscribers_notify(update_id=update_id)
