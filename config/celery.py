@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -18,6 +19,12 @@ app.conf.task_routes = {
     "incidents.tasks.notification_*": {"queue": "paging"},
 }
 app.conf.beat_schedule = {}
+
+# Overdue post-mortems and action items: one reminder a day, in the morning (UTC).
+app.conf.beat_schedule["postmortem-reminders"] = {
+    "task": "postmortems.tasks.postmortem_reminders",
+    "schedule": crontab(hour=8, minute=0),
+}
 
 app.autodiscover_tasks()
 
