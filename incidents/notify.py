@@ -1,0 +1,423 @@
+"""Notifications: queueing pages and reminders as rows, and delivering them (issue #5).
+
+A notification is queued as a row (its `due_at` is its timer: personal rules delay some, retries
+push it back), then delivered by `notification_deliver` under a row lock taken with SKIP LOCKED,
+so a task and the sweep never send the same row twice. Email goes through Django's email
+backend; webhooks are a Slack-compatible JSON POST (`{"text": ...}`) with httpx, a timeout and
+no redirects to another host.
+"""
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import URLValidator, validate_email
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents import timers
+from incidents.choices import IncidentStatus, TimelineKind
+from incidents.errors import DomainError
+from incidents.messages import humanize_duration
+from incidents.models import (
+    ContactKind,
+    ContactMethod,
+    Incident,
+    Notification,
+    NotificationReason,
+    NotificationRule,
+    NotificationStatus,
+    TeamChannel,
+)
+from incidents.timeline import actor_label, timeline_record
+
+logger = logging.getLogger(__name__)
+
+VIA = "Notifications"
+DELIVER_TASK = "incidents.tasks.notification_deliver"
+
+
+def max_attempts() -> int:
+    return getattr(settings, "TOCSIN_NOTIFY_MAX_ATTEMPTS", 6)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff after the `attempts`-th failure: base, 2×base, 4×base, … capped."""
+    base = getattr(settings, "TOCSIN_NOTIFY_RETRY_SECONDS", 15)
+    cap = getattr(settings, "TOCSIN_NOTIFY_RETRY_MAX_SECONDS", 600)
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
+
+
+def webhook_timeout() -> float:
+    return getattr(settings, "TOCSIN_WEBHOOK_TIMEOUT_SECONDS", 5.0)
+
+
+# --- contact methods ---------------------------------------------------------------------------
+
+
+def check_address(kind: str, address: str) -> None:
+    try:
+        if kind == ContactKind.EMAIL:
+            validate_email(address)
+        elif kind == ContactKind.WEBHOOK:
+            URLValidator(schemes=["http", "https"])(address)
+        else:
+            raise DomainError(f"Unknown kind {kind!r}: use email or webhook.", field="kind")
+    except ValidationError as error:
+        what = "an email address" if kind == ContactKind.EMAIL else "an http(s) URL"
+        raise DomainError(f"{address!r} is not {what}.", field="address") from error
+
+
+@transaction.atomic
+def contact_method_create(
+    *, user, kind: str, address: str, label: str = "", notify_after: timedelta | None = None
+) -> ContactMethod:
+    """Add a contact method; with `notify_after`, also a personal rule using it."""
+    address = (address or "").strip()
+    check_address(kind, address)
+    if ContactMethod.objects.filter(user=user, kind=kind, address=address).exists():
+        raise DomainError(f"{user.get_username()} already has this {kind} address.", field="address")
+    method = ContactMethod.objects.create(user=user, kind=kind, address=address, label=label)
+    if notify_after is not None:
+        if notify_after < timedelta(0):
+            raise DomainError("The delay cannot be negative.", field="notify_after_seconds")
+        order = NotificationRule.objects.filter(user=user).count()
+        NotificationRule.objects.create(
+            user=user, contact_method=method, order=order, delay=notify_after
+        )
+    return method
+
+
+# --- queueing ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str
+    address: str
+    due_at: datetime
+    method: ContactMethod | None = None
+    rule: NotificationRule | None = None
+
+
+def routes_for(user, now: datetime) -> list[Route]:
+    """How to reach a person: their rules in order; else every contact method at once; else the
+    email address of their account."""
+    rules = list(user.notification_rules.select_related("contact_method").order_by("order", "id"))
+    if rules:
+        return [
+            Route(r.contact_method.kind, r.contact_method.address, now + r.delay, r.contact_method, r)
+            for r in rules
+        ]
+    methods = list(user.contact_methods.all())
+    if methods:
+        return [Route(m.kind, m.address, now, m) for m in methods]
+    if user.email:
+        return [Route(ContactKind.EMAIL, user.email, now)]
+    return []
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _queue(*, incident: Incident, dedup_key: str, **fields) -> Notification | None:
+    """Create the row unless this very notification exists already (then None)."""
+    try:
+        with transaction.atomic():
+            notification = Notification.objects.create(
+                incident=incident, dedup_key=dedup_key, **fields
+            )
+    except IntegrityError:
+        return None
+    timers.publish_on_commit(DELIVER_TASK, [notification.pk], notification.due_at)
+    return notification
+
+
+def page(
+    *,
+    incident: Incident,
+    users: Iterable,
+    channels: Iterable[TeamChannel],
+    rnd: int,
+    step: int,
+    now: datetime,
+) -> list[Notification]:
+    """Queue one step's pages: each person by their rules, each team channel once."""
+    queued = []
+    prefix = f"page:{incident.pk}:{rnd}:{step}"
+    for user in users:
+        for route in routes_for(user, now):
+            notification = _queue(
+                incident=incident,
+                dedup_key=f"{prefix}:user:{user.pk}:{route.kind}:{_digest(route.address)}",
+                reason=NotificationReason.PAGE,
+                user=user,
+                recipient=user.get_username(),
+                contact_method=route.method,
+                rule=route.rule,
+                kind=route.kind,
+                address=route.address,
+                round=rnd,
+                step=step,
+                due_at=route.due_at,
+            )
+            if notification:
+                queued.append(notification)
+    for channel in channels:
+        notification = _queue(
+            incident=incident,
+            dedup_key=f"{prefix}:channel:{channel.pk}",
+            reason=NotificationReason.PAGE,
+            channel=channel,
+            recipient=channel.name,
+            kind=channel.kind,
+            address=channel.address,
+            round=rnd,
+            step=step,
+            due_at=now,
+        )
+        if notification:
+            queued.append(notification)
+    return queued
+
+
+def remind(*, incident: Incident, users: Iterable, count: int, now: datetime) -> list[Notification]:
+    """Queue the `count`-th status-update reminder to each person (first route only: a nudge)."""
+    queued = []
+    for user in users:
+        routes = routes_for(user, now)
+        if not routes:
+            continue
+        route = routes[0]
+        notification = _queue(
+            incident=incident,
+            dedup_key=f"reminder:{incident.pk}:{count}:user:{user.pk}",
+            reason=NotificationReason.REMINDER,
+            user=user,
+            recipient=user.get_username(),
+            contact_method=route.method,
+            kind=route.kind,
+            address=route.address,
+            due_at=now,
+        )
+        if notification:
+            queued.append(notification)
+    return queued
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+
+def _runbooks(incident: Incident) -> list[dict]:
+    try:
+        from runbooks.matching import runbooks_for_incident
+    except ImportError:
+        return []
+    try:
+        found = runbooks_for_incident(incident, limit=1)
+    except Exception:
+        # A runbook lookup must never stop a page.
+        logger.exception("Runbook matching failed for incident %s", incident.pk)
+        return []
+    return [
+        {"title": r.title, "url": settings.TOCSIN_BASE_URL + r.get_absolute_url()} for r in found
+    ]
+
+
+def render(notification: Notification) -> tuple[str, str]:
+    """(subject, body) of a notification."""
+    incident = notification.incident
+    context = {
+        "notification": notification,
+        "incident": incident,
+        "severity": incident.severity,
+        "services": ", ".join(s.name for s in incident.services.all()),
+        "admin_url": settings.TOCSIN_BASE_URL
+        + reverse("admin:incidents_incident_change", args=[incident.pk]),
+        "runbooks": _runbooks(incident),
+        "cadence": humanize_duration(incident.severity.update_every)
+        if incident.severity.update_every
+        else "",
+    }
+    template = "page" if notification.reason == NotificationReason.PAGE else "reminder"
+    body = render_to_string(f"messages/{template}.txt", context).strip()
+    subject = render_to_string(f"messages/{template}_subject.txt", context).strip()
+    return " ".join(subject.split()), body
+
+
+# --- delivery ----------------------------------------------------------------------------------
+
+
+class DeliveryError(Exception):
+    pass
+
+
+def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+def post_webhook(url: str, text: str) -> None:
+    """POST `{"text": ...}`; follows at most 3 redirects, and only on the same host."""
+    origin = httpx.URL(url)
+    payload = {"text": text}
+    with httpx.Client(timeout=webhook_timeout(), follow_redirects=False) as client:
+        response = client.post(origin, json=payload)
+        for _ in range(3):
+            if not response.is_redirect:
+                break
+            target = response.url.join(response.headers.get("location", ""))
+            if not _same_origin(origin, target):
+                raise DeliveryError(f"refused redirect to another host: {target.host}")
+            response = client.post(target, json=payload)
+        if response.is_redirect:
+            raise DeliveryError("too many redirects")
+        if response.status_code >= 300:
+            raise DeliveryError(f"HTTP {response.status_code}: {response.text[:200]}")
+
+
+def send(kind: str, address: str, subject: str, body: str) -> None:
+    if kind == ContactKind.EMAIL:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address], fail_silently=False)
+    else:
+        post_webhook(address, f"*{subject}*\n{body}")
+
+
+def _describe(error: Exception) -> str:
+    text = str(error) or error.__class__.__name__
+    return f"{error.__class__.__name__}: {text}"[:2000]
+
+
+def _still_wanted(notification: Notification) -> bool:
+    incident = notification.incident
+    if incident.status == IncidentStatus.RESOLVED:
+        return False
+    return notification.reason != NotificationReason.PAGE or incident.status == IncidentStatus.TRIGGERED
+
+
+def _deliver_locked(notification: Notification, now: datetime) -> str:
+    label = f"{notification.get_reason_display().lower()} to {notification.recipient} by {notification.kind}"
+    if not _still_wanted(notification):
+        notification.status = NotificationStatus.CANCELLED
+        notification.save(update_fields=["status", "updated_at"])
+        return notification.status
+    try:
+        subject, body = render(notification)
+        send(notification.kind, notification.address, subject, body)
+    except Exception as error:  # every failure is recorded on the row and retried
+        notification.attempts += 1
+        notification.last_error = _describe(error)
+        logger.warning("Notification %s failed: %s", notification.pk, notification.last_error)
+        if notification.attempts >= max_attempts():
+            notification.status = NotificationStatus.FAILED
+            timeline_record(
+                incident=notification.incident,
+                kind=TimelineKind.NOTIFICATION,
+                via=VIA,
+                message=f"The {label} ({notification.address}) failed after "
+                f"{notification.attempts} attempts: {notification.last_error}",
+                after={"notification": notification.pk, "status": notification.status},
+            )
+        else:
+            notification.due_at = now + retry_delay(notification.attempts)
+        notification.save(update_fields=["attempts", "last_error", "status", "due_at", "updated_at"])
+        if notification.status == NotificationStatus.QUEUED:
+            timers.publish_on_commit(DELIVER_TASK, [notification.pk], notification.due_at)
+        return notification.status
+    notification.attempts += 1
+    notification.status = NotificationStatus.SENT
+    notification.sent_at = timezone.now()
+    notification.save(update_fields=["attempts", "status", "sent_at", "updated_at"])
+    timeline_record(
+        incident=notification.incident,
+        kind=TimelineKind.NOTIFICATION,
+        via=VIA,
+        message=f"Sent {label} ({notification.address}).",
+        after={"notification": notification.pk, "status": notification.status},
+    )
+    return notification.status
+
+
+def _locked(**filters) -> Notification | None:
+    return (
+        Notification.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("incident", "incident__severity")
+        .filter(**filters)
+        .first()
+    )
+
+
+def notification_deliver(*, notification_id: int, now: datetime | None = None) -> str | None:
+    """Try to send one queued, due notification. Returns its new status, or None when there was
+    nothing to do (sent, cancelled, not due yet, or being sent by someone else right now)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        notification = _locked(pk=notification_id, status=NotificationStatus.QUEUED, due_at__lte=now)
+        if notification is None:
+            return None
+        return _deliver_locked(notification, now)
+
+
+def notification_deliver_next(now: datetime | None = None) -> str | None:
+    """Deliver the most overdue queued notification nobody else holds (the sweep's step)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("incident", "incident__severity")
+            .due(now)
+            .order_by("due_at")
+            .first()
+        )
+        if notification is None:
+            return None
+        return _deliver_locked(notification, now)
+
+
+def notification_due_at(notification_id: int) -> datetime | None:
+    return (
+        Notification.objects.filter(pk=notification_id, status=NotificationStatus.QUEUED)
+        .values_list("due_at", flat=True)
+        .first()
+    )
+
+
+@transaction.atomic
+def notification_retry(*, notification: Notification, actor=None, via: str | None = None) -> Notification:
+    """Send a failed or cancelled notification again now, with a fresh set of attempts.
+
+    A no-op for one still queued; one already sent is refused (it arrived).
+    """
+    notification = (
+        Notification.objects.select_for_update(of=("self",))
+        .select_related("incident")
+        .get(pk=notification.pk)
+    )
+    if notification.status == NotificationStatus.QUEUED:
+        return notification
+    if notification.status == NotificationStatus.SENT:
+        raise DomainError(f"The notification to {notification.recipient} was sent already.")
+    before = notification.status
+    notification.status = NotificationStatus.QUEUED
+    notification.attempts = 0
+    notification.due_at = timezone.now()
+    notification.save(update_fields=["status", "attempts", "due_at", "updated_at"])
+    timeline_record(
+        incident=notification.incident,
+        kind=TimelineKind.NOTIFICATION,
+        actor=actor,
+        via=via,
+        message=f"{actor_label(actor, via)} retried the {notification.kind} to {notification.recipient}.",
+        before={"status": before},
+        after={"notification": notification.pk, "status": notification.status},
+    )
+    timers.publish_on_commit(DELIVER_TASK, [notification.pk], notification.due_at)
+    return notification

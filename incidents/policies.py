@@ -1,0 +1,86 @@
+"""Writes to escalation policies: creating one with its steps and targets, routing severities.
+
+The admin forms and the API both go through these; refusals name the field at fault.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import transaction
+
+from incidents.errors import DomainError
+from incidents.models import (
+    EscalationPolicy,
+    EscalationStep,
+    EscalationTarget,
+    Schedule,
+    Service,
+    Severity,
+    SeverityRoute,
+    TargetType,
+    TeamChannel,
+)
+
+
+@dataclass
+class StepInput:
+    delay: timedelta
+    # Each target is a Schedule, a user or a TeamChannel.
+    targets: Sequence = field(default_factory=list)
+
+
+def _target_type(target) -> str:
+    if isinstance(target, Schedule):
+        return TargetType.SCHEDULE
+    if isinstance(target, TeamChannel):
+        return TargetType.CHANNEL
+    return TargetType.USER
+
+
+@transaction.atomic
+def escalation_policy_create(
+    *,
+    name: str,
+    steps: Sequence[StepInput],
+    repeat: int = 0,
+    repeat_delay: timedelta | None = None,
+    description: str = "",
+) -> EscalationPolicy:
+    name = (name or "").strip()
+    if not name:
+        raise DomainError("A policy needs a name.", field="name")
+    if EscalationPolicy.objects.filter(name=name).exists():
+        raise DomainError(f"A policy named {name!r} exists already.", field="name")
+    if repeat < 0 or repeat > 100:
+        raise DomainError("Repeat is a number of extra rounds from 0 to 100.", field="repeat")
+    if not steps:
+        raise DomainError("A policy needs at least one step.", field="steps")
+    for step in steps:
+        if step.delay < timedelta(0):
+            raise DomainError("A step's delay cannot be negative.", field="steps")
+        if not step.targets:
+            raise DomainError("Each step needs at least one target.", field="steps")
+    policy = EscalationPolicy.objects.create(
+        name=name,
+        description=description,
+        repeat=repeat,
+        **({"repeat_delay": repeat_delay} if repeat_delay is not None else {}),
+    )
+    for order, step in enumerate(steps):
+        row = EscalationStep.objects.create(policy=policy, order=order, delay=step.delay)
+        for target in step.targets:
+            kind = _target_type(target)
+            EscalationTarget.objects.create(step=row, type=kind, **{kind: target})
+    return policy
+
+
+@transaction.atomic
+def severity_route_set(
+    *, severity: Severity, policy: EscalationPolicy, service: Service | None = None
+) -> SeverityRoute:
+    """Route incidents of `severity` (on `service`, or on any) to `policy` instead."""
+    route, _ = SeverityRoute.objects.update_or_create(
+        severity=severity, service=service, defaults={"policy": policy}
+    )
+    return route

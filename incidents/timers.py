@@ -1,0 +1,46 @@
+"""Publishing timer tasks: prompt when the broker answers, harmless when it does not.
+
+Every timer is a row with a deadline; the ETA task published here only makes it fire on time.
+A publish that fails is logged and forgotten: the beat sweep fires the row one sweep later
+(DESIGN.md, "Timers: durable first, prompt second").
+"""
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from celery import current_app, current_task
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _background() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tocsin-publish")
+        return _executor
+
+
+def _send(name: str, args: list, eta: datetime | None) -> None:
+    try:
+        current_app.send_task(name, args=args, eta=eta)
+    except Exception:
+        logger.warning("Could not publish %s%s; the timer sweep will fire it.", name, args, exc_info=True)
+
+
+def publish(name: str, args: list, eta: datetime | None = None) -> None:
+    """Publish now. Outside a worker (a web request, a hook) it never waits for the broker."""
+    if current_task and getattr(current_task.request, "id", None):
+        _send(name, args, eta)
+    else:
+        _background().submit(_send, name, args, eta)
+
+
+def publish_on_commit(name: str, args: list, eta: datetime | None = None) -> None:
+    transaction.on_commit(lambda: publish(name, args, eta))
