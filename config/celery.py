@@ -35,6 +35,15 @@ app.conf.beat_schedule["postmortem-reminders"] = {
     "schedule": crontab(hour=8, minute=0),
 }
 
+# On-call handoffs: a shift change is announced within one interval (target: 30 s).
+_HANDOFF_SECONDS = float(os.environ.get("TOCSIN_HANDOFF_SWEEP_SECONDS", "15"))
+app.conf.beat_schedule["oncall-handoff-sweep"] = {
+    "task": "incidents.oncall_tasks.handoff_sweep",
+    "schedule": _HANDOFF_SECONDS,
+    "options": {"expires": max(_HANDOFF_SECONDS, 1.0)},
+}
+app.conf.imports = (*app.conf.imports, "incidents.oncall_tasks")
+
 app.autodiscover_tasks()
 
 
