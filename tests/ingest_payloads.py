@@ -111,8 +111,11 @@ def pd_trigger(routing_key: str, *, dedup_key: str | None = None, severity: str 
         "client_url": "https://monitoring.example.com",
         "links": [{"href": "https://example.com/", "text": "Link text"}],
         "images": [
-            {"src": "https://www.pagerduty.com/wp-content/uploads/2016/05/pagerduty-logo-green.png",
-             "href": "https://example.com/", "alt": "Example text"}
+            {
+                "src": "https://www.pagerduty.com/wp-content/uploads/2016/05/pagerduty-logo-green.png",
+                "href": "https://example.com/",
+                "alt": "Example text",
+            }
         ],
     }
     if dedup_key is not None:

@@ -77,7 +77,9 @@ def test_needs_the_view_alert_permission(db):
 
 
 @pytest.mark.parametrize("rows", [5, 50])
-def test_list_runs_a_fixed_number_of_queries(viewer, integration, rows, django_assert_max_num_queries):
+def test_list_runs_a_fixed_number_of_queries(
+    viewer, integration, rows, django_assert_max_num_queries
+):
     fire(integration, rows)
     client = api(viewer)
 

@@ -23,7 +23,7 @@ def post(client, token, payload, **headers):
 
 
 def test_firing_alert_opens_a_triggered_incident_on_the_integration_service(client, am, service):
-    integration, token = am
+    _, token = am
 
     response = post(client, token, am_notification())
 

@@ -52,7 +52,9 @@ def test_repeats_of_an_alias_increase_the_count(client, og):
     assert Incident.objects.count() == 1
 
 
-@pytest.mark.parametrize(("priority", "ours"), [("P1", "P1"), ("P2", "P2"), ("P4", "P3"), ("P5", "P3")])
+@pytest.mark.parametrize(
+    ("priority", "ours"), [("P1", "P1"), ("P2", "P2"), ("P4", "P3"), ("P5", "P3")]
+)
 def test_priorities_map_to_our_severities(client, og, priority, ours):
     _, token = og
 

@@ -27,9 +27,9 @@ class AlertmanagerAlertSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=STATUSES)
     labels = StringMapField()
     annotations = StringMapField(required=False, default=dict)
-    startsAt = FlexibleDateTimeField(required=False, allow_null=True)  # noqa: N815
-    endsAt = FlexibleDateTimeField(required=False, allow_null=True)  # noqa: N815
-    generatorURL = serializers.CharField(  # noqa: N815
+    startsAt = FlexibleDateTimeField(required=False, allow_null=True)
+    endsAt = FlexibleDateTimeField(required=False, allow_null=True)
+    generatorURL = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=2048
     )
     fingerprint = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
@@ -39,14 +39,14 @@ class AlertmanagerWebhookSerializer(serializers.Serializer):
     """Alertmanager's webhook body (version "4")."""
 
     version = serializers.CharField(required=False, default="4")
-    groupKey = serializers.CharField(required=False, allow_blank=True, default="")  # noqa: N815
-    truncatedAlerts = serializers.IntegerField(required=False, default=0, min_value=0)  # noqa: N815
+    groupKey = serializers.CharField(required=False, allow_blank=True, default="")
+    truncatedAlerts = serializers.IntegerField(required=False, default=0, min_value=0)
     status = serializers.ChoiceField(choices=STATUSES)
     receiver = serializers.CharField(required=False, allow_blank=True, default="")
-    groupLabels = StringMapField(required=False, default=dict)  # noqa: N815
-    commonLabels = StringMapField(required=False, default=dict)  # noqa: N815
-    commonAnnotations = StringMapField(required=False, default=dict)  # noqa: N815
-    externalURL = serializers.CharField(required=False, allow_blank=True, default="")  # noqa: N815
+    groupLabels = StringMapField(required=False, default=dict)
+    commonLabels = StringMapField(required=False, default=dict)
+    commonAnnotations = StringMapField(required=False, default=dict)
+    externalURL = serializers.CharField(required=False, allow_blank=True, default="")
     alerts = AlertmanagerAlertSerializer(many=True, allow_empty=False)
 
 

@@ -10,17 +10,17 @@ from incidents.ingest.events import AlertEvent, validate
 
 class GrafanaAlertSerializer(alertmanager.AlertmanagerAlertSerializer):
     values = serializers.DictField(required=False, allow_null=True, default=dict)
-    silenceURL = serializers.CharField(required=False, allow_blank=True, default="")  # noqa: N815
-    dashboardURL = serializers.CharField(required=False, allow_blank=True, default="")  # noqa: N815
-    panelURL = serializers.CharField(required=False, allow_blank=True, default="")  # noqa: N815
-    imageURL = serializers.CharField(required=False, allow_blank=True, default="")  # noqa: N815
+    silenceURL = serializers.CharField(required=False, allow_blank=True, default="")
+    dashboardURL = serializers.CharField(required=False, allow_blank=True, default="")
+    panelURL = serializers.CharField(required=False, allow_blank=True, default="")
+    imageURL = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class GrafanaWebhookSerializer(alertmanager.AlertmanagerWebhookSerializer):
     """Grafana's webhook body (version "1")."""
 
     version = serializers.CharField(required=False, default="1")
-    orgId = serializers.IntegerField(required=False)  # noqa: N815
+    orgId = serializers.IntegerField(required=False)
     title = serializers.CharField(required=False, allow_blank=True, default="")
     state = serializers.CharField(required=False, allow_blank=True, default="")
     message = serializers.CharField(required=False, allow_blank=True, default="")

@@ -39,7 +39,7 @@ class OpsgenieCreateSerializer(serializers.Serializer):
     alias = serializers.CharField(required=False, max_length=512)
     description = serializers.CharField(required=False, allow_blank=True, max_length=15000)
     responders = OpsgenieResponderSerializer(many=True, required=False)
-    visibleTo = OpsgenieResponderSerializer(many=True, required=False)  # noqa: N815
+    visibleTo = OpsgenieResponderSerializer(many=True, required=False)
     actions = serializers.ListField(child=serializers.CharField(), required=False)
     tags = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     details = StringMapField(required=False, default=dict)
@@ -59,9 +59,7 @@ class OpsgenieActionSerializer(serializers.Serializer):
 
 
 class IdentifierTypeSerializer(serializers.Serializer):
-    identifierType = serializers.ChoiceField(  # noqa: N815
-        choices=IDENTIFIER_TYPES, required=False, default="id"
-    )
+    identifierType = serializers.ChoiceField(choices=IDENTIFIER_TYPES, required=False, default="id")
 
 
 def parse_create(payload: Any) -> list[AlertEvent]:

@@ -77,9 +77,9 @@ def parse(payload: Any) -> list[AlertEvent]:
     if action != TRIGGER:
         return [AlertEvent(action=action, dedup_key=dedup_key, raw=payload)]
     body = data["payload"]
-    labels = {
-        name: body[name] for name in ("component", "group", "class") if body.get(name)
-    } | {"source": body["source"]}
+    labels = {name: body[name] for name in ("component", "group", "class") if body.get(name)} | {
+        "source": body["source"]
+    }
     annotations = {
         "custom_details": body.get("custom_details"),
         "links": [dict(link) for link in data["links"]],

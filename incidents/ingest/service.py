@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from incidents.choices import OPEN_STATUSES, IncidentStatus, TimelineKind
@@ -49,27 +49,51 @@ def integration_admit(*, integration: Integration, events: int, now: datetime | 
     """Count one request against the integration's per-minute limit and stamp its stats.
 
     Returns 0 when admitted, else the seconds until the window reopens (nothing written). Runs
-    outside the ingest transaction: each statement holds the integration row only briefly.
+    in its own short transaction before the ingest one, so the integration row (which every
+    request of the integration updates) is locked only for a moment.
     """
     now = now or timezone.now()
-    rows = Integration.objects.filter(pk=integration.pk)
-    stats = {"alert_count": F("alert_count") + events, "last_alert_at": now}
-    limit = integration.rate_limit_per_minute
-    if not limit:
-        rows.update(**stats)
-        return 0
+    with transaction.atomic():
+        # A counter, not an alert: losing its last increments in a crash is harmless, and
+        # not waiting for the WAL flush keeps this hot row's lock short.
+        _commit_without_waiting_for_flush()
+        return _admit(integration, events, now)
+
+
+def _admit(integration: Integration, events: int, now: datetime) -> int:
+    """One conditional UPDATE: PostgreSQL re-checks its WHERE on the latest row version when
+    requests race, so the window can never admit more than the limit."""
     window = now.replace(second=0, microsecond=0)
-    in_window = rows.filter(rate_window_start=window, rate_window_count__lt=limit)
-    if in_window.update(rate_window_count=F("rate_window_count") + 1, **stats):
-        return 0
-    if rows.exclude(rate_window_start=window).update(
-        rate_window_start=window, rate_window_count=1, **stats
-    ):
-        return 0
-    # Another request opened this window between our two statements: count in it.
-    if in_window.update(rate_window_count=F("rate_window_count") + 1, **stats):
-        return 0
-    return max(1, 60 - now.second)
+    admitted = (
+        Integration.objects.filter(pk=integration.pk)
+        .filter(
+            Q(rate_limit_per_minute=0)
+            | ~Q(rate_window_start=window)
+            | Q(rate_window_count__lt=F("rate_limit_per_minute"))
+        )
+        .update(
+            # Every SET expression sees the row as it was: a new window starts counting at 1.
+            rate_window_count=Case(
+                When(rate_window_start=window, then=F("rate_window_count") + 1),
+                default=Value(1),
+            ),
+            rate_window_start=window,
+            alert_count=F("alert_count") + events,
+            last_alert_at=now,
+        )
+    )
+    return 0 if admitted else max(1, 60 - now.second)
+
+
+def _commit_without_waiting_for_flush() -> None:
+    """Let this transaction's COMMIT return before its WAL reaches disk (PostgreSQL only).
+
+    Only for writes that carry nothing a sender relies on: a crash may forget the last few
+    hundred milliseconds of them, never a first sighting, a resolve or an acknowledgement.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def alert_ingest(*, integration: Integration, events: Iterable[AlertEvent]) -> IngestOutcome:
@@ -82,7 +106,12 @@ def alert_ingest(*, integration: Integration, events: Iterable[AlertEvent]) -> I
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                return _Ingest(integration).run(ordered)
+                outcome = _Ingest(integration).run(ordered)
+                if not (outcome.opened or outcome.resolved or outcome.acknowledged):
+                    # Only repeats: the alert they count is already durable; a crash could
+                    # forget the latest counts and last-seen times, nothing else.
+                    _commit_without_waiting_for_flush()
+                return outcome
         except OperationalError as exc:
             sqlstate = getattr(exc.__cause__, "sqlstate", None)
             if sqlstate not in _RETRYABLE_SQLSTATES or attempt == _ATTEMPTS:
