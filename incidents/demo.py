@@ -88,20 +88,33 @@ def seed_services(people: dict) -> dict:
     return services
 
 
-def _backdate(incident: Incident, by: timedelta) -> None:
+def _replay(incident: Incident, *, started_ago: timedelta, minutes: list[int]) -> None:
+    """Spread an incident's history over time, as if it had happened `started_ago`.
+
+    The n-th timeline row gets `minutes[n]` after detection (the last value repeats); the
+    incident's timestamps and its updates follow their timeline rows.
+    """
     incident.refresh_from_db()
-    fields = ["started_at", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at"]
-    for field in fields:
-        value = getattr(incident, field)
-        if value:
-            setattr(incident, field, value - by)
-    incident.save(update_fields=fields)
-    for event in TimelineEvent.objects.filter(incident=incident):
-        event.at -= by
+    detected = timezone.now() - started_ago
+    events = list(TimelineEvent.objects.filter(incident=incident).order_by("at", "id"))
+    for n, event in enumerate(events):
+        event.at = detected + timedelta(minutes=minutes[min(n, len(minutes) - 1)])
         event.save(update_fields=["at"])
-    for update in StatusUpdate.objects.filter(incident=incident):
-        update.created_at -= by
-        update.save(update_fields=["created_at"])
+        status = (event.after or {}).get("status")
+        if event.kind == "status" and status == "acknowledged":
+            incident.acknowledged_at = event.at
+        if event.kind == "status" and status == "monitoring":
+            incident.mitigated_at = event.at
+        if event.kind == "status" and status == "resolved":
+            incident.resolved_at = event.at
+            incident.mitigated_at = incident.mitigated_at or event.at
+        if event.kind == "update":
+            StatusUpdate.objects.filter(pk=event.after["update"]).update(created_at=event.at)
+    incident.detected_at = detected
+    incident.started_at = detected - timedelta(minutes=3)
+    incident.save(
+        update_fields=["started_at", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at"]
+    )
 
 
 def seed_incidents(people: dict, services: dict) -> None:
@@ -149,7 +162,12 @@ def seed_incidents(people: dict, services: dict) -> None:
         status="resolved",
         message="This incident has been resolved. All services are now operational.",
     )
-    _backdate(outage, timedelta(days=3, hours=2))
+    # created, acknowledged, commander, public title, then four (status move + update) pairs
+    _replay(
+        outage,
+        started_ago=timedelta(days=3, hours=2),
+        minutes=[0, 4, 5, 6, 6, 6, 14, 14, 27, 27, 41, 41],
+    )
 
     worker = lifecycle.incident_create(
         title="Worker stopped processing jobs (queue backing up)",
@@ -167,7 +185,7 @@ def seed_incidents(people: dict, services: dict) -> None:
         actor=alice,
         message="Rate limit from the email provider stalls the queue; draining failed jobs.",
     )
-    _backdate(worker, timedelta(minutes=40))
+    _replay(worker, started_ago=timedelta(minutes=40), minutes=[0, 6, 7, 9, 9, 22])
 
     lifecycle.incident_create(
         title="Database connection pool exhausted",
@@ -183,6 +201,14 @@ def seed_incidents(people: dict, services: dict) -> None:
         actor=bob,
     )
     lifecycle.incident_acknowledge(incident=uploads, actor=bob)
+    lifecycle.status_update_post(
+        incident=uploads,
+        actor=bob,
+        public=True,
+        public_title="Some image uploads fail",
+        message="Some image uploads fail and need a retry. We are investigating.",
+    )
+    _replay(uploads, started_ago=timedelta(minutes=25), minutes=[0, 3, 8, 8])
     lifecycle.incident_create(
         title="Typo on the About page",
         severity=sev["P3"],

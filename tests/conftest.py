@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import Group
 
@@ -47,3 +50,65 @@ def _plain_static_storage(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+def pytest_collection_modifyitems(items):
+    """Give every transactional test a serialized rollback.
+
+    A transactional test ends by flushing every table, which would also wipe the rows that
+    data migrations seed (severities, staff groups, root-cause categories) for the tests
+    after it. With a serialized rollback Django reloads them at the start of each such test.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if marker is not None:
+            if marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+                item.add_marker(
+                    pytest.mark.django_db(*marker.args, **marker.kwargs, serialized_rollback=True),
+                    append=False,
+                )
+        elif fixtures & {"transactional_db", "live_server"}:
+            item.fixturenames.append("django_db_serialized_rollback")
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Real headless Chromium (Debian's chromium + chromium-driver) driven by Selenium."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service as ChromeService
+
+    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing: apt-get install chromium"
+    assert os.access(CHROMEDRIVER, os.X_OK), f"{CHROMEDRIVER} is missing: install chromium-driver"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=ChromeService(CHROMEDRIVER))
+    driver.implicitly_wait(2)
+    yield driver
+    driver.quit()
+
+
+def save_screenshot(driver, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
