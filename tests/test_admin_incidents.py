@@ -623,3 +623,17 @@ def test_incident_changelist_runs_a_fixed_number_of_queries(
         response = client.get(CHANGELIST)
     assert len(response.context["cl"].result_list) == 50
     assert len(five_rows) <= 15
+
+
+def test_take_command_button_on_the_incident_page(client, manager, responder, incident):
+    url = reverse("admin:incidents_incident_take_command", args=[incident.pk])
+    assert url not in client_as(client, responder).get(change_url(incident)).content.decode()
+    assert client.post(url).status_code == 403
+
+    assert url in client_as(client, manager).get(change_url(incident)).content.decode()
+    response = client.post(url, follow=True)
+    assert f"You command {incident.reference}." in texts(response)
+    incident.refresh_from_db()
+    assert incident.commander == manager
+    assert incident.timeline.get(kind=TimelineKind.COMMANDER).actor == manager
+    assert url not in response.content.decode()  # already in command

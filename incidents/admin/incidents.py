@@ -481,6 +481,11 @@ class IncidentAdmin(admin.ModelAdmin):
                 name="{}_{}_move".format(*info),
             ),
             path(
+                "<path:object_id>/take-command/",
+                self.admin_site.admin_view(self.take_command_view),
+                name="{}_{}_take_command".format(*info),
+            ),
+            path(
                 "<path:object_id>/post-update/",
                 self.admin_site.admin_view(self.post_update_view),
                 name="{}_{}_post_update".format(*info),
@@ -524,11 +529,15 @@ class IncidentAdmin(admin.ModelAdmin):
             "severity": severity_badge(incident.severity),
             "status": status_badge(incident.status),
             "age": age,
+            "commander": actor_label(incident.commander) if incident.commander else None,
             "targets": target_states(incident, now),
             "moves": moves,
             "can_reopen": is_resolved
             and self._may_move(request, incident, IncidentStatus.INVESTIGATING),
             "move_url": reverse("admin:incidents_incident_move", args=[incident.pk]),
+            "take_command_url": reverse("admin:incidents_incident_take_command", args=[incident.pk])
+            if self.has_command_permission(request) and incident.commander_id != request.user.pk
+            else None,
             "post_update_url": reverse("admin:incidents_incident_post_update", args=[incident.pk])
             if request.user.has_perm("incidents.add_statusupdate")
             else None,
@@ -558,6 +567,17 @@ class IncidentAdmin(admin.ModelAdmin):
             label = IncidentStatus(incident.status).label
             self.log_change(request, incident, f"Moved to {label}.")
             self.message_user(request, f"{incident.reference} is now {label}.", messages.SUCCESS)
+        return HttpResponseRedirect(self._change_url(incident))
+
+    def take_command_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        incident = self._get_incident(request, object_id)
+        if not self.has_command_permission(request):
+            raise PermissionDenied
+        incident_assign_commander(incident=incident, commander=request.user, actor=request.user)
+        self.log_change(request, incident, "Took command.")
+        self.message_user(request, f"You command {incident.reference}.", messages.SUCCESS)
         return HttpResponseRedirect(self._change_url(incident))
 
     def post_update_view(self, request, object_id):
