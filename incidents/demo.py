@@ -223,6 +223,10 @@ def seed_demo() -> None:
     people = seed_people()
     services = seed_services(people)
     seed_incidents(people, services)
+    # Imported here: post-mortems build on incidents, not the other way round.
+    from postmortems.demo import seed_postmortems
+
+    seed_postmortems(people, services)
     # Imported here: the runbooks app builds on incidents, not the other way round.
     from runbooks.demo import seed_runbooks
 
