@@ -120,8 +120,8 @@ def test_list_runs_a_fixed_number_of_queries(api, rows, django_assert_max_num_qu
     commander = UserFactory()
     for n in range(rows):
         make_incident(title=f"I{n}", services=[service], commander=commander)
-    # auth (token + user) + count + page + services prefetch
-    with django_assert_max_num_queries(6):
+    # token + user, knox's token list, user and group permissions, count, page, services
+    with django_assert_max_num_queries(7):
         answer = api.get("/api/v1/incidents/")
     assert answer.status_code == 200
     assert len(answer.json()["results"]) == rows
@@ -271,3 +271,19 @@ def test_groups_exist_after_migrate(db):
         "Responder",
         "Incident manager",
     }
+
+
+def test_public_update_sets_the_public_title(api):
+    incident = make_incident(title="pgbouncer OOM")
+    answer = api.post(
+        f"/api/v1/incidents/{incident.pk}/updates/",
+        {"message": "Checkout is failing", "public": True, "public_title": "Checkout errors"},
+    )
+    assert answer.status_code == 201
+    incident.refresh_from_db()
+    assert incident.public_title == "Checkout errors"
+    internal = api.post(
+        f"/api/v1/incidents/{incident.pk}/updates/", {"message": "x", "public_title": "Leak"}
+    )
+    assert internal.status_code == 400
+    assert "public_title" in internal.json()

@@ -46,7 +46,16 @@ class ServiceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Service
-        fields = ["id", "name", "slug", "description", "owner", "dashboard_url", "logs_url"]
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "owner",
+            "dashboard_url",
+            "logs_url",
+            "escalation_policy",
+        ]
 
 
 class IncidentOutput(serializers.ModelSerializer):
@@ -140,6 +149,12 @@ class StatusUpdateInput(serializers.Serializer):
     message = serializers.CharField(max_length=10000)
     public = serializers.BooleanField(required=False, default=False)
     status = serializers.ChoiceField(choices=UpdateStatus.choices, required=False, allow_null=True)
+    public_title = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=255,
+        help_text="Title customers see on the status page (public updates only).",
+    )
 
 
 class StatusUpdateOutput(serializers.ModelSerializer):
