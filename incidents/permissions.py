@@ -32,6 +32,15 @@ VIEW = [
     "runbooks.view_runbookrevision",
     "runbooks.view_runbookrun",
     "runbooks.view_runstepcheck",
+    # Escalation: policies, each incident's escalation and timers, the delivery log.
+    "incidents.view_escalationpolicy",
+    "incidents.view_escalationstep",
+    "incidents.view_escalationtarget",
+    "incidents.view_severityroute",
+    "incidents.view_teamchannel",
+    "incidents.view_incidentescalation",
+    "incidents.view_incidentdeadline",
+    "incidents.view_notification",
 ]
 
 # Responders work incidents: acknowledge, move through states, post updates, join.
@@ -51,6 +60,9 @@ RESPOND = [
     # Responders start runbooks on incidents and tick their steps.
     "runbooks.add_runbookrun",
     "runbooks.add_runstepcheck",
+    # Responders may page the next step now and resend a page that failed.
+    "incidents.escalate_incident",
+    "incidents.retry_notification",
 ]
 
 # Incident managers also open incidents, command them, and manage the catalogue.
@@ -101,6 +113,30 @@ MANAGE = [
     "runbooks.add_matchrule",
     "runbooks.change_matchrule",
     "runbooks.delete_matchrule",
+    # Managers write escalation policies, route severities and keep everyone's contact methods.
+    "incidents.add_escalationpolicy",
+    "incidents.change_escalationpolicy",
+    "incidents.delete_escalationpolicy",
+    "incidents.add_escalationstep",
+    "incidents.change_escalationstep",
+    "incidents.delete_escalationstep",
+    "incidents.add_escalationtarget",
+    "incidents.change_escalationtarget",
+    "incidents.delete_escalationtarget",
+    "incidents.add_severityroute",
+    "incidents.change_severityroute",
+    "incidents.delete_severityroute",
+    "incidents.add_teamchannel",
+    "incidents.change_teamchannel",
+    "incidents.delete_teamchannel",
+    "incidents.view_contactmethod",
+    "incidents.add_contactmethod",
+    "incidents.change_contactmethod",
+    "incidents.delete_contactmethod",
+    "incidents.view_notificationrule",
+    "incidents.add_notificationrule",
+    "incidents.change_notificationrule",
+    "incidents.delete_notificationrule",
 ]
 
 STAFF_GROUPS: dict[str, list[str]] = {

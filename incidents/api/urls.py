@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents.api import alerts, ingest, oncall, views
+from incidents.api import alerts, escalation, ingest, oncall, views
 from postmortems import api as postmortems_api
 from runbooks import api as runbooks_api
 
@@ -40,6 +40,26 @@ urlpatterns = [
         "incidents/<int:pk>/responders/",
         views.IncidentResponders.as_view(),
         name="incident-responders",
+    ),
+    path(
+        "escalation-policies/",
+        escalation.EscalationPolicyListCreate.as_view(),
+        name="escalation-policy-list",
+    ),
+    path(
+        "escalation-policies/<int:pk>/",
+        escalation.EscalationPolicyDetail.as_view(),
+        name="escalation-policy-detail",
+    ),
+    path(
+        "users/<str:username>/contact-methods/",
+        escalation.UserContactMethods.as_view(),
+        name="user-contact-methods",
+    ),
+    path(
+        "incidents/<int:pk>/escalate/",
+        escalation.IncidentEscalate.as_view(),
+        name="incident-escalate",
     ),
     path("schedules/", oncall.ScheduleListCreate.as_view(), name="schedule-list"),
     path("schedules/<int:pk>/", oncall.ScheduleDetail.as_view(), name="schedule-detail"),

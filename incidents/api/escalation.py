@@ -1,0 +1,253 @@
+"""Escalation API: policies, a person's contact methods, "escalate now".
+
+Views validate, call `incidents.policies`, `incidents.notify` or `incidents.escalation`, serialize.
+"""
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from incidents import escalation, notify
+from incidents.api.views import has_perm
+from incidents.models import (
+    ContactKind,
+    ContactMethod,
+    EscalationPolicy,
+    EscalationStep,
+    EscalationTarget,
+    Incident,
+    IncidentEscalation,
+    Schedule,
+    TargetType,
+    TeamChannel,
+)
+from incidents.policies import StepInput, escalation_policy_create
+
+# --- input -------------------------------------------------------------------------------------
+
+
+class TargetInput(serializers.Serializer):
+    type = serializers.ChoiceField(choices=TargetType.choices)
+    id = serializers.IntegerField(required=False, help_text="Schedule or team channel id.")
+    username = serializers.CharField(required=False, help_text="For a user target.")
+
+    def validate(self, data):
+        kind = data["type"]
+        if kind == TargetType.USER:
+            username = data.get("username")
+            if not username:
+                raise serializers.ValidationError({"username": ["A user target needs a username."]})
+            user = get_user_model().objects.filter(username=username, is_active=True).first()
+            if user is None:
+                raise serializers.ValidationError({"username": [f"Unknown user {username!r}."]})
+            return user
+        model = Schedule if kind == TargetType.SCHEDULE else TeamChannel
+        if data.get("id") is None:
+            raise serializers.ValidationError({"id": [f"A {kind} target needs an id."]})
+        found = model.objects.filter(pk=data["id"]).first()
+        if found is None:
+            raise serializers.ValidationError({"id": [f"Unknown {kind} {data['id']}."]})
+        return found
+
+
+class StepInputSerializer(serializers.Serializer):
+    delay_seconds = serializers.IntegerField(min_value=0, max_value=7 * 24 * 3600)
+    targets = TargetInput(many=True, allow_empty=False)
+
+
+class PolicyInput(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    repeat = serializers.IntegerField(min_value=0, max_value=100, required=False, default=0)
+    repeat_delay_seconds = serializers.IntegerField(
+        min_value=0, max_value=24 * 3600, required=False, allow_null=True, default=None
+    )
+    steps = StepInputSerializer(many=True, allow_empty=False)
+
+
+class ContactMethodInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ContactKind.choices)
+    address = serializers.CharField(max_length=500)
+    label = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    notify_after_seconds = serializers.IntegerField(
+        min_value=0,
+        max_value=24 * 3600,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Also add a personal rule: use this method this long after being paged.",
+    )
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+class TargetOutput(serializers.Serializer):
+    type = serializers.CharField()
+    id = serializers.SerializerMethodField()
+    name = serializers.SerializerMethodField()
+    username = serializers.SerializerMethodField()
+
+    def get_id(self, target) -> int:
+        return target.schedule_id or target.channel_id or target.user_id
+
+    def get_name(self, target) -> str:
+        return str(target.schedule or target.channel or target.user)
+
+    def get_username(self, target) -> str | None:
+        return target.user.get_username() if target.user_id else None
+
+
+class StepOutput(serializers.Serializer):
+    delay_seconds = serializers.SerializerMethodField()
+    targets = TargetOutput(many=True)
+
+    def get_delay_seconds(self, step) -> int:
+        return int(step.delay.total_seconds())
+
+
+class PolicyOutput(serializers.ModelSerializer):
+    repeat_delay_seconds = serializers.SerializerMethodField()
+    steps = StepOutput(many=True)
+
+    class Meta:
+        model = EscalationPolicy
+        fields = ["id", "name", "description", "repeat", "repeat_delay_seconds", "steps"]
+
+    def get_repeat_delay_seconds(self, policy) -> int:
+        return int(policy.repeat_delay.total_seconds())
+
+
+class ContactMethodOutput(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.username")
+
+    class Meta:
+        model = ContactMethod
+        fields = ["id", "user", "kind", "address", "label", "created_at"]
+
+
+class EscalationOutput(serializers.ModelSerializer):
+    step = serializers.SerializerMethodField()
+    round = serializers.SerializerMethodField()
+    steps = serializers.SerializerMethodField()
+
+    class Meta:
+        model = IncidentEscalation
+        fields = ["incident", "policy", "policy_name", "state", "step", "steps", "round", "next_at"]
+
+    def get_step(self, row) -> int:
+        return row.step + 1
+
+    def get_round(self, row) -> int:
+        return row.round + 1
+
+    def get_steps(self, row) -> int:
+        return len(row.steps)
+
+
+# --- views -------------------------------------------------------------------------------------
+
+
+def _policies():
+    return EscalationPolicy.objects.prefetch_related(
+        Prefetch(
+            "steps",
+            queryset=EscalationStep.objects.order_by("order", "id").prefetch_related(
+                Prefetch(
+                    "targets",
+                    queryset=EscalationTarget.objects.select_related("schedule", "user", "channel"),
+                )
+            ),
+        )
+    )
+
+
+class EscalationPolicyListCreate(generics.GenericAPIView):
+    queryset = EscalationPolicy.objects.all()
+    serializer_class = PolicyOutput
+
+    @extend_schema(responses=PolicyOutput(many=True))
+    def get(self, request):
+        page = self.paginate_queryset(_policies())
+        return self.get_paginated_response(PolicyOutput(page, many=True).data)
+
+    @extend_schema(request=PolicyInput, responses={201: PolicyOutput})
+    def post(self, request):
+        data = PolicyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        delay = fields["repeat_delay_seconds"]
+        policy = escalation_policy_create(
+            name=fields["name"],
+            description=fields["description"],
+            repeat=fields["repeat"],
+            repeat_delay=timedelta(seconds=delay) if delay is not None else None,
+            steps=[
+                StepInput(delay=timedelta(seconds=s["delay_seconds"]), targets=s["targets"])
+                for s in fields["steps"]
+            ],
+        )
+        return Response(
+            PolicyOutput(_policies().get(pk=policy.pk)).data, status=status.HTTP_201_CREATED
+        )
+
+
+class EscalationPolicyDetail(generics.RetrieveAPIView):
+    queryset = _policies()
+    serializer_class = PolicyOutput
+
+
+class UserContactMethods(APIView):
+    """A person's contact methods. Anyone may manage their own; others need the permission."""
+
+    queryset = ContactMethod.objects.all()
+    # Checked per person in `_user`: one's own methods need no model permission.
+    permission_classes = [IsAuthenticated]
+
+    def _user(self, request, username: str, perm: str):
+        user = get_object_or_404(get_user_model(), username=username)
+        if user.pk != request.user.pk and not request.user.has_perm(perm):
+            raise PermissionDenied(f"You need the {perm} permission for someone else's methods.")
+        return user
+
+    @extend_schema(responses=ContactMethodOutput(many=True))
+    def get(self, request, username: str):
+        user = self._user(request, username, "incidents.view_contactmethod")
+        methods = ContactMethod.objects.filter(user=user).select_related("user")
+        return Response(ContactMethodOutput(methods, many=True).data)
+
+    @extend_schema(request=ContactMethodInput, responses={201: ContactMethodOutput})
+    def post(self, request, username: str):
+        user = self._user(request, username, "incidents.add_contactmethod")
+        data = ContactMethodInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        after = fields["notify_after_seconds"]
+        method = notify.contact_method_create(
+            user=user,
+            kind=fields["kind"],
+            address=fields["address"],
+            label=fields["label"],
+            notify_after=timedelta(seconds=after) if after is not None else None,
+        )
+        return Response(ContactMethodOutput(method).data, status=status.HTTP_201_CREATED)
+
+
+class IncidentEscalate(APIView):
+    """Fire the incident's pending escalation step now."""
+
+    permission_classes = [has_perm("incidents.escalate_incident")]
+
+    @extend_schema(request=None, responses=EscalationOutput)
+    def post(self, request, pk: int):
+        incident = get_object_or_404(Incident, pk=pk)
+        row = escalation.escalation_escalate_now(incident=incident, actor=request.user)
+        return Response(EscalationOutput(row).data)
