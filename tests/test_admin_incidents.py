@@ -336,7 +336,12 @@ def test_editing_the_change_page_goes_through_the_domain(client, manager):
     incident = make_incident(title="Old title")
     client_as(client, manager)
     data = change_form_data(client.get(change_url(incident)))
-    data.update(title="New title", severity=severity("P0").pk, commander=manager.pk)
+    data.update(
+        title="New title",
+        public_title="Checkout issues",
+        severity=severity("P0").pk,
+        commander=manager.pk,
+    )
     response = client.post(change_url(incident), data)
     assert response.status_code == 302, response.context and response.context["errors"]
     incident.refresh_from_db()
@@ -345,6 +350,7 @@ def test_editing_the_change_page_goes_through_the_domain(client, manager):
         "P0",
         manager,
     )
+    assert incident.public_title == "Checkout issues"
     kinds = set(incident.timeline.filter(actor=manager).values_list("kind", flat=True))
     assert kinds == {TimelineKind.FIELD, TimelineKind.SEVERITY, TimelineKind.COMMANDER}
 
@@ -587,7 +593,7 @@ def test_service_list_counts_open_incidents(admin_client):
 
 def test_manager_can_add_a_service(client, manager):
     response = client_as(client, manager).post(
-        "/admin/incidents/service/add/", {"name": "Search", "slug": "search"}
+        "/admin/incidents/service/add/", {"name": "Search", "slug": "search", "status_order": 100}
     )
     assert response.status_code == 302
     assert Service.objects.filter(slug="search").exists()

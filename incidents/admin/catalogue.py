@@ -14,15 +14,29 @@ from incidents.models import Service, Severity
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "owner", "open_incidents", "links", "created_at")
+    list_display = (
+        "name",
+        "slug",
+        "owner",
+        "escalation_policy",
+        "open_incidents",
+        "is_public",
+        "links",
+    )
+    list_filter = ("is_public",)
     search_fields = ("name", "slug", "description")
-    list_select_related = ("owner",)
+    list_select_related = ("owner", "escalation_policy")
     prepopulated_fields = {"slug": ("name",)}
     # Links pasted without a scheme are dashboards and log viewers: they speak HTTPS.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["name", "slug", "owner", "description"]}),
+        ("Paging", {"fields": ["escalation_policy"]}),
         ("Where to look", {"fields": ["dashboard_url", "logs_url"]}),
+        (
+            "Status page",
+            {"fields": ["is_public", "public_name", "public_description", "status_order"]},
+        ),
     ]
 
     def get_queryset(self, request):

@@ -346,7 +346,7 @@ class IncidentAdmin(admin.ModelAdmin):
             ]
         return [
             (None, {"fields": ["title", ("severity", "commander"), "services"]}),
-            ("What is happening", {"fields": ["summary", "impact"]}),
+            ("What is happening", {"fields": ["summary", "impact", "public_title"]}),
             (
                 "Times",
                 {
@@ -354,6 +354,7 @@ class IncidentAdmin(admin.ModelAdmin):
                         "started_at",
                         "detected_at",
                         "acknowledged_at",
+                        "acknowledge_breached_at",
                         "mitigated_at",
                         "resolved_at",
                     ]
@@ -373,6 +374,7 @@ class IncidentAdmin(admin.ModelAdmin):
             "services",
             "detected_at",
             "acknowledged_at",
+            "acknowledge_breached_at",
             "mitigated_at",
             "resolved_at",
             "created_by",
