@@ -31,6 +31,8 @@ from django.db.models.functions import TruncMonth
 from incidents.models import Incident, Severity
 
 REPEAT_WINDOW = timedelta(days=90)
+# The seeds' goal: detect within five minutes.
+MTTD_GOAL = timedelta(minutes=5)
 
 
 def _duration(end: str, start: str) -> ExpressionWrapper:
