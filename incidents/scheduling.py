@@ -162,9 +162,11 @@ def check_override(
         .first()
     )
     if clash is not None:
+        tz = zoneinfo.ZoneInfo(schedule.time_zone)
         raise DomainError(
-            f"{user} already covers {schedule} from {clash.starts_at:%Y-%m-%d %H:%M} to "
-            f"{clash.ends_at:%Y-%m-%d %H:%M} UTC; this override would overlap it.",
+            f"{user} already covers {schedule} from {clash.starts_at.astimezone(tz):%Y-%m-%d %H:%M}"
+            f" to {clash.ends_at.astimezone(tz):%Y-%m-%d %H:%M} ({schedule.time_zone}); "
+            "this override would overlap it.",
             field="start",
         )
 

@@ -95,7 +95,7 @@ def test_shift_change_is_announced_to_webhook_email_and_the_incoming_person(sche
     assert len(hook.received) == 1
     text = hook.received[0]["text"]
     assert text.startswith(":rotating_light: On-Call Handoff - Platform primary")
-    assert "Primary: @bob (Bob Baker) (takes over from @alice at 09:00 UTC)" in text
+    assert "Primary: @bob (Bob Baker), taking over from @alice at 09:00 UTC" in text
     assert "Secondary: none configured" in text
     assert "- Incidents: 2 (P0: 0, P1: 1, P2: 1, P3: 0)" in text
     assert "2 incidents still open" in text

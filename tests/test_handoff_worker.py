@@ -89,7 +89,7 @@ def test_worker_and_beat_deliver_a_handoff_within_30_seconds(transactional_db):
         assert arrival >= change
         text = hook.received[0]["text"]
         assert "Primary: @bob" in text
-        assert "takes over from @alice" in text
+        assert "taking over from @alice" in text
         handoff = Handoff.objects.get()
         assert handoff.at == change
         # Another sweep or two must not send it again.

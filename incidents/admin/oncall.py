@@ -1,6 +1,5 @@
 """On-call admin: schedules with their layers, the 14-day final schedule, overrides, handoffs."""
 
-import hashlib
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -33,8 +32,13 @@ HORIZON = timedelta(days=14)
 PALETTE = ("#2563eb", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#9333ea")
 
 
-def _user_colour(user_id: int) -> str:
-    return PALETTE[int(hashlib.sha1(str(user_id).encode()).hexdigest(), 16) % len(PALETTE)]
+def _colours(timeline) -> dict[int, str]:
+    """A distinct colour per person, in order of first appearance on the page."""
+    colours: dict[int, str] = {}
+    for seg in timeline:
+        if seg.user is not None and seg.user not in colours:
+            colours[seg.user] = PALETTE[len(colours) % len(PALETTE)]
+    return colours
 
 
 def _local(instant: datetime, tz) -> str:
@@ -156,10 +160,16 @@ class OverrideForm(forms.ModelForm):
         return data
 
 
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        full = obj.get_full_name()
+        return f"{full} ({obj.username})" if full else obj.username
+
+
 class TakeShiftForm(forms.Form):
     """Times are wall-clock times in the schedule's zone (the view activates it)."""
 
-    user = forms.ModelChoiceField(queryset=get_user_model().objects.none(), label="Who covers")
+    user = PersonChoiceField(queryset=get_user_model().objects.none(), label="Who covers")
     start = forms.DateTimeField(
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
@@ -168,7 +178,7 @@ class TakeShiftForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
-    replaces = forms.ModelChoiceField(
+    replaces = PersonChoiceField(
         queryset=get_user_model().objects.none(),
         required=False,
         label="Replacing",
@@ -279,7 +289,7 @@ class ScheduleAdmin(admin.ModelAdmin):
         current, nxt, users = obj._now_next
         return _now_next_html(obj, current, nxt, users)
 
-    @admin.display(description="iCal feed")
+    @admin.display(description="Calendar (iCal)")
     def ical_link(self, obj):
         return format_html(
             '<a href="{0}"><code>{0}</code></a><div class="help">Subscribe in a calendar app; '
@@ -293,6 +303,7 @@ class ScheduleAdmin(admin.ModelAdmin):
         now = timezone.now().replace(second=0, microsecond=0)
         timeline = oncall.final_timeline(oncall.load_spec(obj), now, now + HORIZON)
         users = get_user_model().objects.in_bulk({s.user for s in timeline if s.user})
+        colours = _colours(timeline)
         take_url = reverse("admin:incidents_schedule_override", args=[obj.pk])
         rows = []
         for seg in timeline:
@@ -306,7 +317,7 @@ class ScheduleAdmin(admin.ModelAdmin):
             who = (
                 format_html(
                     '<span class="oncall-dot" style="background:{}"></span>{}',
-                    _user_colour(seg.user),
+                    colours[seg.user],
                     _who(seg.user, users),
                 )
                 if seg.user
@@ -334,7 +345,7 @@ class ScheduleAdmin(admin.ModelAdmin):
             "<th>From</th><th>To</th><th>Length</th><th></th></tr></thead><tbody>{}</tbody>"
             '</table><p class="help">Times in {}. Gaps, when nobody is on call, are in red.</p>'
             "</div>",
-            _day_strips(timeline, tz, now, users),
+            _day_strips(timeline, tz, now, users, colours),
             body,
             obj.time_zone,
         )
@@ -446,7 +457,7 @@ def _now_next_html(schedule, current, nxt, users):
     )
 
 
-def _day_strips(timeline, tz, now, users):
+def _day_strips(timeline, tz, now, users, colours):
     """One bar per local day, segments coloured by person and gaps in red."""
     if not timeline:
         return ""
@@ -466,7 +477,7 @@ def _day_strips(timeline, tz, now, users):
                 continue
             left = (s - day_start).total_seconds() / span * 100
             width = (e - s).total_seconds() / span * 100
-            colour = _user_colour(seg.user) if seg.user else "#dc2626"
+            colour = colours[seg.user] if seg.user else "#dc2626"
             label = _who(seg.user, users) if seg.user else "Nobody on call"
             pieces.append(
                 (left, width, colour, "oncall-bar-gap" if seg.user is None else "", label)
