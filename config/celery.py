@@ -35,6 +35,12 @@ app.conf.beat_schedule["postmortem-reminders"] = {
     "schedule": crontab(hour=8, minute=0),
 }
 
+# Runbooks past their review date: their owners are reminded once per review period.
+app.conf.beat_schedule["runbooks-review-due"] = {
+    "task": "runbooks.tasks.runbooks_review_due",
+    "schedule": crontab(hour=7, minute=30),
+}
+
 # On-call handoffs: a shift change is announced within one interval (target: 30 s).
 _HANDOFF_SECONDS = float(os.environ.get("TOCSIN_HANDOFF_SWEEP_SECONDS", "15"))
 app.conf.beat_schedule["oncall-handoff-sweep"] = {

@@ -62,7 +62,7 @@ def _rule_holds(rule: MatchRule, labels, service_slugs, title: str) -> bool:
 
 
 def match_runbooks(incident: Incident) -> list[Match]:
-    """Every runbook that fits, best first. Four queries whatever the number of runbooks."""
+    """Every runbook that fits, best first. Five queries whatever the number of runbooks."""
     labels = _label_values(incident)
     services = {s.pk: s.slug for s in incident.services.all()}
     slugs = set(services.values())

@@ -96,3 +96,34 @@ def make_integration(*, name: str = "prometheus", kind: str = "alertmanager", **
     from incidents.ingest.integrations import integration_create
 
     return integration_create(name=name, kind=kind, **kwargs)
+
+
+def make_runbook(
+    *,
+    title: str = "Database connection pool exhausted",
+    services=(),
+    steps=("Check the pool", "Kill idle sessions", "Watch latency"),
+    match=None,
+    rules=(),
+    actor=None,
+    **spec_fields,
+):
+    """A runbook saved through the domain function (as import and seed_demo do)."""
+    from runbooks.files import Rule, RunbookSpec
+    from runbooks.models import DEFAULT_WEIGHTS
+    from runbooks.services import runbook_save_spec
+
+    all_rules = [
+        Rule("label_equals", k, v, DEFAULT_WEIGHTS["label_equals"])
+        for k, v in (match or {}).items()
+    ]
+    all_rules += [Rule(*rule) for rule in rules]
+    spec = RunbookSpec(
+        title=title,
+        services=[s.slug for s in services],
+        steps=[{"instruction": s} if isinstance(s, str) else s for s in steps],
+        rules=all_rules,
+        **spec_fields,
+    )
+    runbook, _ = runbook_save_spec(spec=spec, actor=actor)
+    return runbook
