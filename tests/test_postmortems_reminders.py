@@ -1,0 +1,90 @@
+"""Daily reminders: overdue post-mortems to their author (else the commander), overdue action
+items to their owner, once a day at most."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core import mail
+
+from incidents import lifecycle
+from postmortems.models import Postmortem
+from postmortems.reminders import postmortem_reminders_send
+from postmortems.services import (
+    action_item_create,
+    postmortem_draft,
+    postmortem_transition,
+    postmortem_update,
+)
+from postmortems.tasks import postmortem_reminders
+from tests.factories import UserFactory, make_incident
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def overdue():
+    carol = UserFactory(username="carol", email="carol@example.com")
+    bob = UserFactory(username="bob", email="bob@example.com")
+    incident = make_incident(title="Checkout returns 502", severity_key="P0")
+    lifecycle.incident_assign_commander(incident=incident, commander=carol, actor=carol)
+    lifecycle.incident_resolve(incident=incident, actor=carol)
+    postmortem, _ = postmortem_draft(incident=incident)
+    Postmortem.objects.filter(pk=postmortem.pk).update(due_at=NOW - timedelta(hours=3))
+    item = action_item_create(
+        postmortem=postmortem, title="Add a canary stage", owner=bob, due_date=NOW.date() - timedelta(days=1)
+    )
+    action_item_create(postmortem=postmortem, title="Later", owner=bob, due_date=NOW.date())
+    return postmortem, item
+
+
+def test_overdue_postmortem_and_action_item_are_reminded_once_a_day(overdue):
+    assert postmortem_reminders_send(now=NOW) == {"postmortems": 1, "action_items": 1}
+    by_recipient = {m.to[0]: m for m in mail.outbox}
+    assert set(by_recipient) == {"carol@example.com", "bob@example.com"}
+    assert by_recipient["carol@example.com"].subject.startswith("[Tocsin] Post-mortem overdue: INC-")
+    assert "/admin/postmortems/postmortem/" in by_recipient["carol@example.com"].body
+    assert "Add a canary stage" in by_recipient["bob@example.com"].subject
+
+    # Same day, later: nothing more.
+    assert postmortem_reminders_send(now=NOW + timedelta(hours=10)) == {"postmortems": 0, "action_items": 0}
+    assert len(mail.outbox) == 2
+    # Next day: once more, and "Later", due the day before, joins in.
+    assert postmortem_reminders_send(now=NOW + timedelta(days=1)) == {"postmortems": 1, "action_items": 2}
+    assert len(mail.outbox) == 5
+
+
+def test_the_author_is_reminded_rather_than_the_commander(overdue):
+    postmortem, _ = overdue
+    postmortem_update(postmortem=postmortem, author=UserFactory(username="alice", email="alice@example.com"))
+    postmortem_reminders_send(now=NOW)
+    assert "alice@example.com" in [m.to[0] for m in mail.outbox]
+    assert "carol@example.com" not in [m.to[0] for m in mail.outbox]
+
+
+def test_published_postmortems_and_done_items_are_not_reminded(overdue):
+    postmortem, item = overdue
+    postmortem_update(postmortem=postmortem, summary="Deploy broke checkout.", root_cause="Config.")
+    postmortem_transition(postmortem=postmortem, to="in_review")
+    postmortem_transition(postmortem=postmortem, to="published")
+    from postmortems.services import action_item_set_status
+
+    action_item_set_status(item=item, status="done")
+    assert postmortem_reminders_send(now=NOW) == {"postmortems": 0, "action_items": 0}
+    assert mail.outbox == []
+
+
+def test_the_celery_task_sends_the_reminders(overdue):
+    Postmortem.objects.update(due_at=datetime.now(UTC) - timedelta(hours=1))
+    result = postmortem_reminders.apply().get()
+    assert result["postmortems"] == 1
+    assert len(mail.outbox) >= 1
+
+
+def test_the_beat_schedule_runs_the_reminders_daily():
+    from config.celery import app
+
+    entry = app.conf.beat_schedule["postmortem-reminders"]
+    assert entry["task"] == "postmortems.tasks.postmortem_reminders"
+    assert entry["schedule"].hour == {8}
