@@ -2,7 +2,15 @@
 
 from django.contrib import admin
 
-from incidents.admin import catalogue, incidents, integrations, oncall, statuspage
+from incidents.admin import (
+    catalogue,
+    escalation,
+    incidents,
+    integrations,
+    notify,
+    oncall,
+    statuspage,
+)
 
 admin.site.site_header = "Tocsin"
 admin.site.site_title = "Tocsin"
@@ -11,4 +19,12 @@ admin.site.site_url = "/status/"  # "View site" opens the public status page
 # The incident list needs the width more than a second copy of the index page does.
 admin.site.enable_nav_sidebar = False
 
-__all__ = ["catalogue", "incidents", "integrations", "oncall", "statuspage"]
+__all__ = [
+    "catalogue",
+    "escalation",
+    "incidents",
+    "integrations",
+    "notify",
+    "oncall",
+    "statuspage",
+]

@@ -23,6 +23,7 @@ from django.utils.text import get_text_list
 from incidents.admin.display import severity_badge, status_badge, target_states
 from incidents.admin.filters import MineFilter, StateFilter, UnacknowledgedFilter
 from incidents.admin.forms import IncidentAddForm, MoveForm, PostUpdateForm
+from incidents.admin.escalation import IncidentEscalationInline, escalate_incidents
 from incidents.admin.integrations import AlertInline
 from incidents.choices import (
     ALLOWED_TRANSITIONS,
@@ -179,9 +180,15 @@ class IncidentAdmin(admin.ModelAdmin):
     list_select_related = ("severity", "commander")
     date_hierarchy = "detected_at"
     autocomplete_fields = ("services",)
-    actions = ("acknowledge", "resolve", "take_command")
+    actions = ("acknowledge", "resolve", "take_command", "escalate_now")
     list_per_page = 50
-    inlines = (ResponderInline, StatusUpdateInline, AlertInline, TimelineInline)
+    inlines = (
+        IncidentEscalationInline,
+        ResponderInline,
+        StatusUpdateInline,
+        AlertInline,
+        TimelineInline,
+    )
     change_form_template = "admin/incidents/incident/change_form.html"
 
     # --- reading ---------------------------------------------------------------------------
@@ -252,6 +259,9 @@ class IncidentAdmin(admin.ModelAdmin):
 
     def has_command_permission(self, request, obj=None):
         return request.user.has_perm("incidents.command_incident")
+
+    def has_escalate_permission(self, request, obj=None):
+        return request.user.has_perm("incidents.escalate_incident")
 
     def _may_move(self, request, incident, to: str) -> bool:
         user = request.user
@@ -335,6 +345,10 @@ class IncidentAdmin(admin.ModelAdmin):
                 incident=i, commander=request.user, actor=request.user
             ),
         )
+
+    @admin.action(description="Escalate now (page the next step)", permissions=["escalate"])
+    def escalate_now(self, request, queryset):
+        escalate_incidents(self, request, queryset)
 
     # --- the add and change pages --------------------------------------------------------------
 

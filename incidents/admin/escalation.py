@@ -1,0 +1,234 @@
+"""Escalation admin: policies with their steps and targets, severity routes, team channels, and
+each incident's escalation (state, step, round, next page) with "Escalate now"."""
+
+from django.contrib import admin, messages
+from django.db.models import Count, Prefetch
+from django.utils.html import format_html, format_html_join
+
+from incidents.errors import DomainError
+from incidents.escalation import escalation_escalate_now
+from incidents.messages import humanize_duration
+from incidents.models import (
+    EscalationPolicy,
+    EscalationStep,
+    EscalationTarget,
+    IncidentEscalation,
+    SeverityRoute,
+    TeamChannel,
+)
+
+
+class EscalationStepInline(admin.TabularInline):
+    model = EscalationStep
+    extra = 0
+    fields = ("order", "delay", "target_list")
+    readonly_fields = ("target_list",)
+    ordering = ("order", "id")
+    show_change_link = True
+    verbose_name = "step"
+    verbose_name_plural = "steps (open a step to choose its targets)"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch(
+                    "targets",
+                    queryset=EscalationTarget.objects.select_related("schedule", "user", "channel"),
+                )
+            )
+        )
+
+    @admin.display(description="targets")
+    def target_list(self, step):
+        if step.pk is None:
+            return "Save, then open the step to add targets."
+        return ", ".join(str(t) for t in step.targets.all()) or "— none yet —"
+
+
+class SeverityRouteInline(admin.TabularInline):
+    model = SeverityRoute
+    extra = 0
+    fields = ("severity", "service")
+    autocomplete_fields = ("service",)
+    verbose_name = "severity route to this policy"
+    verbose_name_plural = "severity routes to this policy (e.g. P0 on any service)"
+
+
+@admin.register(EscalationPolicy)
+class EscalationPolicyAdmin(admin.ModelAdmin):
+    list_display = ("name", "step_count", "repeat", "service_list")
+    search_fields = ("name", "description")
+    fields = ("name", "description", "repeat", "repeat_delay", "path")
+    readonly_fields = ("path",)
+    inlines = (EscalationStepInline, SeverityRouteInline)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(step_total=Count("steps", distinct=True))
+            .prefetch_related("services")
+        )
+
+    @admin.display(description="steps", ordering="step_total")
+    def step_count(self, policy):
+        return policy.step_total
+
+    @admin.display(description="services")
+    def service_list(self, policy):
+        return ", ".join(s.name for s in policy.services.all()) or "—"
+
+    @admin.display(description="escalation path")
+    def path(self, policy):
+        if policy.pk is None:
+            return "—"
+        steps = policy.steps.prefetch_related("targets__schedule", "targets__user", "targets__channel")
+        rows = [
+            (
+                index + 1,
+                "at once" if not step.delay else f"after {humanize_duration(step.delay)}",
+                ", ".join(str(t) for t in step.targets.all()) or "nobody",
+            )
+            for index, step in enumerate(steps)
+        ]
+        return format_html_join("", "<div>{}. {}: {}</div>", rows) or "No steps yet."
+
+
+class EscalationTargetInline(admin.TabularInline):
+    model = EscalationTarget
+    extra = 1
+    fields = ("type", "schedule", "user", "channel")
+    autocomplete_fields = ("user",)
+
+
+@admin.register(EscalationStep)
+class EscalationStepAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "delay")
+    list_select_related = ("policy",)
+    fields = ("policy", "order", "delay")
+    inlines = (EscalationTargetInline,)
+
+    def has_module_permission(self, request):
+        # Reached from its policy's page, not from the index.
+        return False
+
+
+@admin.register(TeamChannel)
+class TeamChannelAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "address")
+    search_fields = ("name", "address")
+
+
+@admin.register(SeverityRoute)
+class SeverityRouteAdmin(admin.ModelAdmin):
+    list_display = ("severity", "service", "policy")
+    list_select_related = ("severity", "service", "policy")
+    autocomplete_fields = ("service",)
+
+
+_STATE_TONE = {
+    "active": "triggered",
+    "acknowledged": "acknowledged",
+    "exhausted": "working",
+    "resolved": "resolved",
+}
+
+
+def escalation_summary(row: IncidentEscalation | None):
+    if row is None:
+        return "No escalation (no policy applied when it opened)."
+    parts = [
+        format_html(
+            '<span class="tocsin-badge tocsin-status tocsin-status--{}">{}</span> {}',
+            _STATE_TONE.get(row.state, "resolved"),
+            row.get_state_display(),
+            row.policy_name,
+        )
+    ]
+    if row.state == "active":
+        parts.append(
+            format_html(
+                " · step {} of {}, round {} of {}, next page at {}",
+                row.step + 1,
+                len(row.steps),
+                row.round + 1,
+                row.rounds,
+                row.next_at.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            )
+        )
+    return format_html_join("", "{}", ((p,) for p in parts))
+
+
+class IncidentEscalationInline(admin.StackedInline):
+    """Shown on the incident page: where its escalation stands."""
+
+    model = IncidentEscalation
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ("summary", "started_at", "last_fired_at", "finished_at")
+    readonly_fields = fields
+    verbose_name = "escalation"
+    verbose_name_plural = "escalation"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="state")
+    def summary(self, row):
+        return escalation_summary(row)
+
+
+@admin.register(IncidentEscalation)
+class IncidentEscalationAdmin(admin.ModelAdmin):
+    list_display = ("incident", "policy_name", "state", "step_of", "round_of", "next_at", "version")
+    list_filter = ("state",)
+    list_select_related = ("incident",)
+    search_fields = ("incident__title", "policy_name")
+    readonly_fields = [f.name for f in IncidentEscalation._meta.fields]
+    actions = ("escalate_now",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_escalate_permission(self, request):
+        return request.user.has_perm("incidents.escalate_incident")
+
+    @admin.display(description="step")
+    def step_of(self, row):
+        return f"{row.step + 1} of {len(row.steps)}"
+
+    @admin.display(description="round")
+    def round_of(self, row):
+        return f"{row.round + 1} of {row.rounds}"
+
+    @admin.action(description="Escalate now (page the pending step)", permissions=["escalate"])
+    def escalate_now(self, request, queryset):
+        escalate_incidents(self, request, [row.incident for row in queryset])
+
+
+def escalate_incidents(model_admin, request, incidents) -> None:
+    """Shared by the incident list's and this list's "Escalate now" actions."""
+    done, refusals = [], []
+    for incident in incidents:
+        try:
+            escalation_escalate_now(incident=incident, actor=request.user)
+        except DomainError as error:
+            refusals.append(str(error))
+        else:
+            done.append(incident.reference)
+    if done:
+        model_admin.message_user(request, f"Escalated {', '.join(done)} now.", messages.SUCCESS)
+    for refusal in refusals:
+        model_admin.message_user(request, refusal, messages.WARNING)

@@ -1,0 +1,97 @@
+"""Delivery log and contact methods: every page Tocsin sent or tried, with "Retry"."""
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+from django.utils.text import Truncator
+
+from incidents.errors import DomainError
+from incidents.models import ContactMethod, Notification, NotificationRule
+from incidents.notify import notification_retry
+
+_TONE = {"queued": "acknowledged", "sent": "resolved", "failed": "triggered", "cancelled": "working"}
+
+
+class NotificationRuleInline(admin.TabularInline):
+    model = NotificationRule
+    extra = 0
+    fields = ("order", "delay")
+    verbose_name = "personal rule using this method"
+    verbose_name_plural = "personal rules using this method (delay after being paged)"
+
+
+@admin.register(ContactMethod)
+class ContactMethodAdmin(admin.ModelAdmin):
+    list_display = ("user", "kind", "address", "label", "created_at")
+    list_filter = ("kind",)
+    list_select_related = ("user",)
+    search_fields = ("user__username", "address", "label")
+    autocomplete_fields = ("user",)
+    inlines = (NotificationRuleInline,)
+
+    def save_formset(self, request, form, formset, change):
+        for rule in formset.save(commit=False):
+            rule.user = form.instance.user
+            rule.save()
+        for rule in formset.deleted_objects:
+            rule.delete()
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "incident",
+        "reason",
+        "recipient",
+        "kind",
+        "status_badge",
+        "attempts",
+        "error",
+        "sent_at",
+        "due_at",
+    )
+    list_filter = ("status", "kind", "reason")
+    list_select_related = ("incident",)
+    search_fields = ("recipient", "address", "incident__title")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in Notification._meta.fields]
+    actions = ("retry",)
+    list_per_page = 100
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("incidents.retry_notification")
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, notification):
+        return format_html(
+            '<span class="tocsin-badge tocsin-status tocsin-status--{}">{}</span>',
+            _TONE.get(notification.status, "working"),
+            notification.get_status_display(),
+        )
+
+    @admin.display(description="last error")
+    def error(self, notification):
+        return Truncator(notification.last_error).chars(80) or "—"
+
+    @admin.action(description="Retry selected notifications now", permissions=["retry"])
+    def retry(self, request, queryset):
+        retried, refusals = 0, []
+        for notification in queryset:
+            try:
+                notification_retry(notification=notification, actor=request.user)
+            except DomainError as error:
+                refusals.append(str(error))
+            else:
+                retried += 1
+        self.message_user(request, f"Queued {retried} notification(s) again.", messages.SUCCESS)
+        for refusal in refusals:
+            self.message_user(request, refusal, messages.WARNING)
