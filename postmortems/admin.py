@@ -7,6 +7,7 @@ actor=request.user; this module turns requests into those calls and outcomes int
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -73,6 +74,7 @@ class ActionItemInline(admin.TabularInline):
     extra = 1
     fields = ["title", "owner", "due_date", "priority", "status", "tracker_url"]
     autocomplete_fields = ["owner"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 _STATUS_TONE = {
@@ -346,6 +348,7 @@ class ActionItemAdmin(admin.ModelAdmin):
     autocomplete_fields = ["owner"]
     raw_id_fields = ["postmortem"]
     readonly_fields = ["created_at", "completed_at", "last_reminded_at"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["mark_done"]
 
     @admin.display(description="Incident", ordering="postmortem__incident__number")
