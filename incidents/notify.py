@@ -233,6 +233,16 @@ def _runbooks(incident: Incident) -> list[dict]:
     ]
 
 
+def admin_url(incident: Incident) -> str:
+    try:
+        path = reverse("admin:incidents_incident_change", args=[incident.pk])
+    except Exception:
+        # Resolving URLs imports every URLconf module; a page must go out even if one is broken.
+        logger.exception("Could not reverse the admin URL of incident %s", incident.pk)
+        path = f"/admin/incidents/incident/{incident.pk}/change/"
+    return settings.TOCSIN_BASE_URL + path
+
+
 def render(notification: Notification) -> tuple[str, str]:
     """(subject, body) of a notification."""
     incident = notification.incident
@@ -241,8 +251,7 @@ def render(notification: Notification) -> tuple[str, str]:
         "incident": incident,
         "severity": incident.severity,
         "services": ", ".join(s.name for s in incident.services.all()),
-        "admin_url": settings.TOCSIN_BASE_URL
-        + reverse("admin:incidents_incident_change", args=[incident.pk]),
+        "admin_url": admin_url(incident),
         "runbooks": _runbooks(incident),
         "cadence": humanize_duration(incident.severity.update_every)
         if incident.severity.update_every
