@@ -97,7 +97,7 @@ class CauseFixInline(admin.TabularInline):
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if db_field.name in ("cause", "fix") and field is not None:
-            field.widget.attrs.update({"rows": 2, "cols": 50})
+            field.widget.attrs.update({"rows": 2, "cols": 40})
         return field
 
 
@@ -117,6 +117,7 @@ class RunInline(admin.TabularInline):
     can_delete = False
     max_num = 0
     verbose_name_plural = "runs on incidents"
+    view_on_site = False
     ordering = ("-started_at",)
 
     def get_queryset(self, request):
@@ -155,6 +156,7 @@ class RunbookAdmin(admin.ModelAdmin):
     actions = ("mark_reviewed",)
     inlines = (StepInline, CauseFixInline, MatchRuleInline, RunInline)
     list_per_page = 50
+    view_on_site = False  # its "site" page is this one
     fieldsets = (
         (None, {"fields": ("title", "slug", "services", "owner")}),
         ("What responders see", {"fields": ("symptoms", "body")}),
@@ -325,6 +327,7 @@ class RunbookRunAdmin(admin.ModelAdmin):
     list_select_related = ("runbook", "incident", "started_by")
     search_fields = ("runbook__title", "incident__title")
     date_hierarchy = "started_at"
+    view_on_site = False
 
     class Media:
         css = MEDIA_CSS

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from runbooks.admin import progress_bar
 from runbooks.matching import runbooks_for_incident
-from runbooks.models import RunbookRun
+from runbooks.models import Runbook, RunbookRun
 
 register = template.Library()
 
@@ -23,12 +23,14 @@ def runbooks_panel(context, incident):
     )
     for run in runs:
         run.progress_html = progress_bar(len(run.checks.all()), len(run.runbook.steps.all()))
+    can_start = user.has_perm("runbooks.add_runbookrun")
     return {
         "incident": incident,
         "runs": runs,
         "open_runbooks": {run.runbook_id for run in runs if run.completed_at is None},
         "suggestions": runbooks_for_incident(incident, limit=3),
-        "can_start": user.has_perm("runbooks.add_runbookrun"),
+        "can_start": can_start,
+        "all_runbooks": list(Runbook.objects.values_list("pk", "title")) if can_start else [],
         "can_view_runbook": user.has_perm("runbooks.view_runbook"),
         "start_url": reverse("admin:runbooks_runbookrun_start"),
         "csrf_token": context.get("csrf_token"),
