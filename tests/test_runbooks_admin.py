@@ -401,10 +401,43 @@ def test_runbook_page_lists_its_runs(admin_client, incident):
     assert incident.reference in html
 
 
-def test_people_without_staff_groups_see_no_runbook_pages(client, db):
+def test_people_without_staff_groups_see_no_runbook_pages(client, incident):
     from tests.factories import UserFactory
 
+    runbook = make_runbook()
+    run = runbook_run_start(runbook=runbook, incident=incident, actor=None)
     client.force_login(UserFactory(username="outsider"))
 
     assert client.get(CHANGELIST).status_code == 403
-    assert RunbookRevision.objects.count() == 0
+    assert client.get(f"{CHANGELIST}{runbook.pk}/change/").status_code == 403
+    assert client.get("/admin/runbooks/runbookrevision/").status_code == 403
+    assert client.get(f"/admin/runbooks/runbookrun/{run.pk}/checklist/").status_code == 403
+
+
+def test_viewers_read_runbooks_but_cannot_change_them(client, viewer):
+    runbook = make_runbook(body="**bold**")
+    client.force_login(viewer)
+    url = f"{CHANGELIST}{runbook.pk}/change/"
+
+    page = client.get(url)
+    response = client.post(url, change_data(runbook, title="Renamed"))
+
+    assert page.status_code == 200 and "<strong>bold</strong>" in page.content.decode()
+    assert client.get(f"{CHANGELIST}add/").status_code == 403
+    assert response.status_code == 403
+    runbook.refresh_from_db()
+    assert runbook.title == "Database connection pool exhausted"
+    assert RunbookRevision.objects.count() == 1
+
+
+def test_incident_managers_edit_runbooks_and_each_edit_is_a_revision(client, manager):
+    runbook = make_runbook()
+    client.force_login(manager)
+    url = f"{CHANGELIST}{runbook.pk}/change/"
+
+    response = client.post(url, change_data(runbook, symptoms="Timeouts everywhere"))
+
+    assert response.status_code == 302
+    latest = runbook.revisions.order_by("-number").first()
+    assert (latest.number, latest.author) == (2, manager)
+    assert "Timeouts everywhere" in latest.text
