@@ -192,10 +192,10 @@ def parse_file(path: Path | str) -> RunbookSpec:
 def parse(text: str, *, path: str = "<text>") -> RunbookSpec:
     """Read a runbook file. Raises RunbookFileError naming the file and the line at fault."""
     lines = text.lstrip("\ufeff").splitlines()
-    if not lines or lines[0].strip() != FENCE:
+    if not lines or lines[0].rstrip() != FENCE:
         raise RunbookFileError("must start with YAML front matter: a '---' line", path=path, line=1)
     try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() == FENCE)
+        end = next(i for i in range(1, len(lines)) if lines[i].rstrip() == FENCE)
     except StopIteration:
         raise RunbookFileError(
             "front matter is not closed: add a '---' line after it", path=path, line=1

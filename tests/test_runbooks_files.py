@@ -246,3 +246,51 @@ def test_two_files_with_one_title_are_refused(catalogue, tmp_path):
     with pytest.raises(CommandError, match="is also used by"):
         run("import_runbooks", str(tmp_path))
     assert not Runbook.objects.exists()
+
+
+TRICKY = [
+    "---",
+    "  ---\nindented fence",
+    "key: value # not a comment",
+    "'quoted' and \"double\"",
+    "ünïcödé — “quotes” ✓",
+    "line with trailing spaces   \nnext",
+    "- looks like a list",
+    "@at {braces} [brackets] *star &amp !bang %pct",
+    "yes",
+    "123",
+    "null",
+    "tab\tinside",
+    "multi\n\n\nparagraph",
+]
+
+
+@pytest.mark.parametrize("value", TRICKY)
+def test_any_text_round_trips_through_the_file_form(value):
+    from runbooks.files import Rule, RunbookSpec, dump, parse
+
+    spec = RunbookSpec(
+        title=f"T {value.splitlines()[0] or 'x'}".strip(),
+        symptoms=value,
+        body=f"# Body\n\n{value}\n\n---\n\nafter a rule",
+        steps=[{"instruction": value, "command": value, "expected": value}],
+        causes=[{"cause": value, "fix": value}],
+        rules=[
+            Rule("label_equals", "alertname", value, 10),
+            Rule("title_keyword", "", value, 3),
+            Rule("label_equals", "alertname", "other", 10),
+        ],
+    ).normalized()
+
+    text = dump(spec)
+
+    assert parse(text) == spec
+    assert dump(parse(text)) == text
+
+
+def test_a_file_that_is_not_utf8_names_the_file(db, tmp_path):
+    bad = tmp_path / "latin1.md"
+    bad.write_bytes("---\ntitle: Café\n---\n".encode("latin-1"))
+
+    with pytest.raises(CommandError, match=rf"^{bad}: not UTF-8 text"):
+        run("import_runbooks", str(bad))
