@@ -128,6 +128,10 @@ def test_change_page_shows_14_days_with_gaps_in_red_and_the_ical_url(admin_clien
     assert schedule.ical_url in html
     assert "Take this shift" in html
     assert f"/admin/incidents/schedule/{schedule.pk}/override/" in html
+    # The person's own feed, for their calendar app.
+    from incidents.models import UserCalendar
+
+    assert UserCalendar.objects.get(user__username="admin").ical_url in html
 
 
 def test_changelist_shows_who_is_on_call_with_a_fixed_number_of_queries(

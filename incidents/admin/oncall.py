@@ -364,6 +364,7 @@ class ScheduleAdmin(admin.ModelAdmin):
         extra_context = {
             **(extra_context or {}),
             "override_url": reverse("admin:incidents_schedule_override", args=[object_id]),
+            "my_calendar_url": scheduling.user_calendar(user=request.user).ical_url,
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
