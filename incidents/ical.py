@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 import icalendar
+from django.contrib.auth import get_user_model
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -12,6 +13,7 @@ from incidents.models import Schedule, UserCalendar
 
 PAST = timedelta(days=7)
 FUTURE = timedelta(days=60)
+LEAD_IN = timedelta(days=35)
 
 
 def _display(user) -> str:
@@ -41,10 +43,25 @@ def _event(schedule: Schedule, shift: oncall.Shift, stamp: datetime) -> icalenda
     return event
 
 
+def _shifts(spec, now: datetime) -> list[oncall.Shift]:
+    """Shifts ending in the last PAST or starting before now + FUTURE, with their true starts.
+
+    Computed from a month earlier so a shift under way at the window's start keeps its real
+    start, and with it its UID, from one fetch to the next.
+    """
+    shifts = oncall.spec_final_shifts(spec, now - PAST - LEAD_IN, now + FUTURE)
+    return [s for s in shifts if s.end > now - PAST]
+
+
 def schedule_feed(schedule: Schedule, now: datetime) -> bytes:
     cal = _calendar(f"On call: {schedule.name}")
-    for shift in oncall.final_shifts(schedule, now - PAST, now + FUTURE):
-        cal.add_component(_event(schedule, shift, now))
+    shifts = _shifts(oncall.load_spec(schedule), now)
+    users = get_user_model().objects.in_bulk({s.user for s in shifts})
+    for shift in shifts:
+        if shift.user in users:
+            cal.add_component(
+                _event(schedule, oncall.Shift(users[shift.user], shift.start, shift.end), now)
+            )
     return cal.to_ical()
 
 
@@ -56,7 +73,7 @@ def person_feed(user, now: datetime) -> bytes:
     schedules = Schedule.objects.filter(pk__in=schedule_ids).order_by("name")
     specs = oncall.load_specs(schedules)
     for schedule in schedules:
-        for shift in oncall.spec_final_shifts(specs[schedule.pk], now - PAST, now + FUTURE):
+        for shift in _shifts(specs[schedule.pk], now):
             if shift.user == user.pk:
                 cal.add_component(_event(schedule, oncall.Shift(user, shift.start, shift.end), now))
     return cal.to_ical()
