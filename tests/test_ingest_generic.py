@@ -47,7 +47,11 @@ def test_generic_alert_opens_an_incident_and_resolves_by_dedup_key(client, gener
     assert alert.incident.severity.key == "P2"
     assert alert.incident.title == "Nightly backup did not run"
 
-    response = post(client, token, {"dedup_key": "backup-nightly", "status": "resolved"})
+    response = post(
+        client,
+        token,
+        {"summary": "Nightly backup ran", "dedup_key": "backup-nightly", "status": "resolved"},
+    )
 
     assert response.status_code == 202
     assert Alert.objects.get().status == "resolved"

@@ -1,17 +1,36 @@
 """Alerts API: read-only list of deduplicated alerts, filterable by key, status and incident."""
 
 import django_filters
+from django import forms
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, serializers
 
 from incidents.models import Alert, AlertStatus
+
+MAX_ID = 2**63 - 1
+
+
+class IdFilter(django_filters.Filter):
+    """A row id: a whole number within the column's range (no floats, no overflow)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
 
 
 class AlertFilter(django_filters.FilterSet):
     dedup_key = django_filters.CharFilter()
     status = django_filters.ChoiceFilter(choices=AlertStatus.choices)
-    incident = django_filters.NumberFilter(field_name="incident_id")
-    integration = django_filters.NumberFilter(field_name="integration_id")
+    incident = IdFilter(field_name="incident_id")
+    integration = IdFilter(field_name="integration_id")
 
     class Meta:
         model = Alert
@@ -47,6 +66,27 @@ class AlertOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _id_parameter(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        name, {"type": "integer", "minimum": 1, "maximum": MAX_ID}, description=description
+    )
+
+
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[
+            _id_parameter("incident", "Only the alerts of this incident (id)."),
+            _id_parameter("integration", "Only the alerts of this integration (id)."),
+        ],
+        responses={
+            200: AlertOutput(many=True),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="A filter value is invalid."),
+            401: OpenApiResponse(OpenApiTypes.OBJECT, description="No or a wrong API token."),
+            403: OpenApiResponse(OpenApiTypes.OBJECT, description="No view_alert permission."),
+            404: OpenApiResponse(OpenApiTypes.OBJECT, description="No such page."),
+        },
+    )
+)
 class AlertList(generics.ListAPIView):
     """Alerts, most recently seen first. Needs the incidents.view_alert permission."""
 

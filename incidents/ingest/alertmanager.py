@@ -13,14 +13,16 @@ from incidents.ingest.events import (
     TRIGGER,
     AlertEvent,
     FlexibleDateTimeField,
+    StrictCharField,
     StringMapField,
     end_or_none,
     labels_key,
     short_group_key,
     validate,
 )
+from incidents.models.alert import AlertStatus
 
-STATUSES = ["firing", "resolved"]
+STATUSES = AlertStatus.choices
 
 
 class AlertmanagerAlertSerializer(serializers.Serializer):
@@ -29,25 +31,23 @@ class AlertmanagerAlertSerializer(serializers.Serializer):
     annotations = StringMapField(required=False, default=dict)
     startsAt = FlexibleDateTimeField(required=False, allow_null=True)
     endsAt = FlexibleDateTimeField(required=False, allow_null=True)
-    generatorURL = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=2048
-    )
-    fingerprint = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    generatorURL = StrictCharField(required=False, allow_blank=True, default="", max_length=2048)
+    fingerprint = StrictCharField(required=False, allow_blank=True, default="", max_length=64)
 
 
 class AlertmanagerWebhookSerializer(serializers.Serializer):
     """Alertmanager's webhook body (version "4")."""
 
-    version = serializers.CharField(required=False, default="4")
-    groupKey = serializers.CharField(required=False, allow_blank=True, default="")
+    version = StrictCharField(required=False, default="4")
+    groupKey = StrictCharField(required=False, allow_blank=True, default="")
     truncatedAlerts = serializers.IntegerField(required=False, default=0, min_value=0)
     status = serializers.ChoiceField(choices=STATUSES)
-    receiver = serializers.CharField(required=False, allow_blank=True, default="")
+    receiver = StrictCharField(required=False, allow_blank=True, default="")
     groupLabels = StringMapField(required=False, default=dict)
     commonLabels = StringMapField(required=False, default=dict)
     commonAnnotations = StringMapField(required=False, default=dict)
-    externalURL = serializers.CharField(required=False, allow_blank=True, default="")
-    alerts = AlertmanagerAlertSerializer(many=True, allow_empty=False)
+    externalURL = StrictCharField(required=False, allow_blank=True, default="")
+    alerts = AlertmanagerAlertSerializer(many=True)
 
 
 def alert_summary(labels: dict[str, str], annotations: dict[str, str], fallback: str) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator
 from rest_framework import serializers
 
 TRIGGER = "trigger"
@@ -93,11 +94,29 @@ def short_group_key(value: str) -> str:
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
-class StringMapField(serializers.DictField):
-    """A JSON object whose values are scalars (labels, Opsgenie details); kept as strings."""
+class StrictCharField(serializers.CharField):
+    """A JSON string, and only a string: what the schema promises is what is accepted."""
+
+    default_error_messages = {"not_a_string": "Must be a string."}
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("child", serializers.CharField(allow_blank=True, trim_whitespace=False))
+        super().__init__(**kwargs)
+        # JSON strings may hold NUL; it is dropped before storage instead of refusing an alert.
+        self.validators = [
+            v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
+        ]
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StringMapField(serializers.DictField):
+    """A JSON object of strings (labels, Opsgenie details)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", StrictCharField(allow_blank=True, trim_whitespace=False))
         super().__init__(**kwargs)
 
 

@@ -8,39 +8,30 @@ from incidents.ingest.events import (
     RESOLVE,
     TRIGGER,
     AlertEvent,
+    StrictCharField,
     StringMapField,
     labels_key,
     validate,
 )
+from incidents.models.alert import AlertStatus
 
 
 class GenericAlertSerializer(serializers.Serializer):
     """One alert. Without a `dedup_key`, alerts with the same summary, source and labels are one."""
 
-    summary = serializers.CharField(
-        max_length=1024,
-        required=False,
-        help_text="Required, except for a resolve that names its dedup_key.",
-    )
-    dedup_key = serializers.CharField(required=False, max_length=255)
-    status = serializers.ChoiceField(choices=["firing", "resolved"])
-    severity = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
-    source = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+    summary = StrictCharField(max_length=1024, help_text="Becomes the incident's title.")
+    dedup_key = StrictCharField(required=False, max_length=255)
+    status = serializers.ChoiceField(choices=AlertStatus.choices)
+    severity = StrictCharField(required=False, allow_blank=True, max_length=64, default="")
+    source = StrictCharField(required=False, allow_blank=True, max_length=255, default="")
     labels = StringMapField(required=False, default=dict)
     details = serializers.DictField(required=False, default=dict)
-    link = serializers.CharField(required=False, allow_blank=True, max_length=2048, default="")
-
-    def validate(self, attrs):
-        if not attrs.get("summary") and not (
-            attrs["status"] == "resolved" and attrs.get("dedup_key")
-        ):
-            raise serializers.ValidationError({"summary": ["This field is required."]})
-        return attrs
+    link = StrictCharField(required=False, allow_blank=True, max_length=2048, default="")
 
 
 def parse(payload: Any) -> list[AlertEvent]:
     data = validate(GenericAlertSerializer, payload)
-    summary = data.get("summary", "")
+    summary = data["summary"]
     dedup_key = data.get("dedup_key") or labels_key(summary, data["source"], data["labels"])
     return [
         AlertEvent(

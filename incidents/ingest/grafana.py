@@ -5,26 +5,26 @@ from typing import Any
 from rest_framework import serializers
 
 from incidents.ingest import alertmanager
-from incidents.ingest.events import AlertEvent, validate
+from incidents.ingest.events import AlertEvent, StrictCharField, validate
 
 
 class GrafanaAlertSerializer(alertmanager.AlertmanagerAlertSerializer):
     values = serializers.DictField(required=False, allow_null=True, default=dict)
-    silenceURL = serializers.CharField(required=False, allow_blank=True, default="")
-    dashboardURL = serializers.CharField(required=False, allow_blank=True, default="")
-    panelURL = serializers.CharField(required=False, allow_blank=True, default="")
-    imageURL = serializers.CharField(required=False, allow_blank=True, default="")
+    silenceURL = StrictCharField(required=False, allow_blank=True, default="")
+    dashboardURL = StrictCharField(required=False, allow_blank=True, default="")
+    panelURL = StrictCharField(required=False, allow_blank=True, default="")
+    imageURL = StrictCharField(required=False, allow_blank=True, default="")
 
 
 class GrafanaWebhookSerializer(alertmanager.AlertmanagerWebhookSerializer):
     """Grafana's webhook body (version "1")."""
 
-    version = serializers.CharField(required=False, default="1")
+    version = StrictCharField(required=False, default="1")
     orgId = serializers.IntegerField(required=False)
-    title = serializers.CharField(required=False, allow_blank=True, default="")
-    state = serializers.CharField(required=False, allow_blank=True, default="")
-    message = serializers.CharField(required=False, allow_blank=True, default="")
-    alerts = GrafanaAlertSerializer(many=True, allow_empty=False)
+    title = StrictCharField(required=False, allow_blank=True, default="")
+    state = StrictCharField(required=False, allow_blank=True, default="")
+    message = StrictCharField(required=False, allow_blank=True, default="")
+    alerts = GrafanaAlertSerializer(many=True)
 
 
 def _link(alert: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ acknowledge address an alert by our alert id, by alias, or by tiny id (our id as
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.ingest.events import (
@@ -13,6 +14,7 @@ from incidents.ingest.events import (
     RESOLVE,
     TRIGGER,
     AlertEvent,
+    StrictCharField,
     StringMapField,
     labels_key,
     validate,
@@ -23,39 +25,47 @@ IDENTIFIER_TYPES = ["id", "alias", "tiny"]
 MESSAGE_LIMIT = 130
 
 
+@extend_schema_field({"type": "string", "enum": PRIORITIES, "default": "P3"})
+class OpsgeniePriorityField(serializers.ChoiceField):
+    """Opsgenie's P1-P5, documented inline (our own "priority" enums mean other things)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=PRIORITIES, **kwargs)
+
+
 class OpsgenieResponderSerializer(serializers.Serializer):
-    type = serializers.CharField()
-    id = serializers.CharField(required=False)
-    name = serializers.CharField(required=False)
-    username = serializers.CharField(required=False)
+    type = StrictCharField()
+    id = StrictCharField(required=False)
+    name = StrictCharField(required=False)
+    username = StrictCharField(required=False)
 
 
 class OpsgenieCreateSerializer(serializers.Serializer):
     """Opsgenie's create-alert request."""
 
-    message = serializers.CharField(
+    message = StrictCharField(
         help_text=f"Required; Opsgenie keeps the first {MESSAGE_LIMIT} characters."
     )
-    alias = serializers.CharField(required=False, max_length=512)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=15000)
+    alias = StrictCharField(required=False, max_length=512)
+    description = StrictCharField(required=False, allow_blank=True, max_length=15000)
     responders = OpsgenieResponderSerializer(many=True, required=False)
     visibleTo = OpsgenieResponderSerializer(many=True, required=False)
-    actions = serializers.ListField(child=serializers.CharField(), required=False)
-    tags = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    actions = serializers.ListField(child=StrictCharField(), required=False)
+    tags = serializers.ListField(child=StrictCharField(), required=False, default=list)
     details = StringMapField(required=False, default=dict)
-    entity = serializers.CharField(required=False, allow_blank=True, max_length=512)
-    source = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    priority = serializers.ChoiceField(choices=PRIORITIES, required=False, default="P3")
-    user = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=25000)
+    entity = StrictCharField(required=False, allow_blank=True, max_length=512)
+    source = StrictCharField(required=False, allow_blank=True, max_length=100)
+    priority = OpsgeniePriorityField(required=False, default="P3")
+    user = StrictCharField(required=False, allow_blank=True, max_length=100)
+    note = StrictCharField(required=False, allow_blank=True, max_length=25000)
 
 
 class OpsgenieActionSerializer(serializers.Serializer):
     """Body of close and acknowledge (all optional)."""
 
-    user = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    source = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=25000)
+    user = StrictCharField(required=False, allow_blank=True, max_length=100)
+    source = StrictCharField(required=False, allow_blank=True, max_length=100)
+    note = StrictCharField(required=False, allow_blank=True, max_length=25000)
 
 
 class IdentifierTypeSerializer(serializers.Serializer):
@@ -91,10 +101,10 @@ def parse_action(
     """Close (resolve) or acknowledge one alert named by `identifier`."""
     assert action in (RESOLVE, ACKNOWLEDGE)
     kind = validate(IdentifierTypeSerializer, {"identifierType": identifier_type or "id"})
-    validate(OpsgenieActionSerializer, payload if payload is not None else {})
+    validate(OpsgenieActionSerializer, payload)
     if kind["identifierType"] == "alias":
-        return [AlertEvent(action=action, dedup_key=identifier, raw=payload or {})]
-    if not identifier.isdigit():
+        return [AlertEvent(action=action, dedup_key=identifier, raw=payload)]
+    if not identifier.isdigit() or len(identifier) > 18:
         # Not one of ours: accepted and ignored, as Opsgenie does for unknown alerts.
         return []
-    return [AlertEvent(action=action, alert_id=int(identifier), raw=payload or {})]
+    return [AlertEvent(action=action, alert_id=int(identifier), raw=payload)]

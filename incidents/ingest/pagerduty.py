@@ -7,6 +7,7 @@ opens a new alert; acknowledge and resolve need the key.
 import uuid
 from typing import Any
 
+from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
 from incidents.ingest.events import (
@@ -15,6 +16,7 @@ from incidents.ingest.events import (
     TRIGGER,
     AlertEvent,
     FlexibleDateTimeField,
+    StrictCharField,
     validate,
 )
 
@@ -22,41 +24,41 @@ SEVERITIES = ["critical", "error", "warning", "info"]
 
 
 class PagerDutyLinkSerializer(serializers.Serializer):
-    href = serializers.CharField(max_length=2048)
-    text = serializers.CharField(required=False, allow_blank=True, default="")
+    href = StrictCharField(max_length=2048)
+    text = StrictCharField(required=False, allow_blank=True, default="")
 
 
 class PagerDutyImageSerializer(serializers.Serializer):
-    src = serializers.CharField(max_length=2048)
-    href = serializers.CharField(required=False, allow_blank=True, default="")
-    alt = serializers.CharField(required=False, allow_blank=True, default="")
+    src = StrictCharField(max_length=2048)
+    href = StrictCharField(required=False, allow_blank=True, default="")
+    alt = StrictCharField(required=False, allow_blank=True, default="")
 
 
 class PagerDutyPayloadSerializer(serializers.Serializer):
-    summary = serializers.CharField(max_length=1024)
-    source = serializers.CharField(max_length=255)
+    summary = StrictCharField(max_length=1024)
+    source = StrictCharField(max_length=255)
     severity = serializers.ChoiceField(choices=SEVERITIES)
     timestamp = FlexibleDateTimeField(required=False)
-    component = serializers.CharField(required=False, allow_blank=True, default="")
-    group = serializers.CharField(required=False, allow_blank=True, default="")
+    component = StrictCharField(required=False, allow_blank=True, default="")
+    group = StrictCharField(required=False, allow_blank=True, default="")
     custom_details = serializers.JSONField(required=False, allow_null=True)
 
     def get_fields(self):
         # `class` is a keyword in Python, so the field is added by name.
         fields = super().get_fields()
-        fields["class"] = serializers.CharField(required=False, allow_blank=True, default="")
+        fields["class"] = StrictCharField(required=False, allow_blank=True, default="")
         return fields
 
 
 class PagerDutyEventSerializer(serializers.Serializer):
     """One PagerDuty Events API v2 event."""
 
-    routing_key = serializers.CharField(max_length=64)
+    routing_key = StrictCharField(max_length=64)
     event_action = serializers.ChoiceField(choices=[TRIGGER, ACKNOWLEDGE, RESOLVE])
-    dedup_key = serializers.CharField(required=False, max_length=255)
+    dedup_key = StrictCharField(required=False, max_length=255)
     payload = PagerDutyPayloadSerializer(required=False)
-    client = serializers.CharField(required=False, allow_blank=True, default="")
-    client_url = serializers.CharField(required=False, allow_blank=True, default="")
+    client = StrictCharField(required=False, allow_blank=True, default="")
+    client_url = StrictCharField(required=False, allow_blank=True, default="")
     links = PagerDutyLinkSerializer(many=True, required=False, default=list)
     images = PagerDutyImageSerializer(many=True, required=False, default=list)
 
@@ -68,6 +70,32 @@ class PagerDutyEventSerializer(serializers.Serializer):
                 {"dedup_key": [f"This field is required for {attrs['event_action']} events."]}
             )
         return attrs
+
+
+class PagerDutyTriggerSchema(PagerDutyEventSerializer):
+    """Schema only: a trigger carries a payload."""
+
+    event_action = serializers.ChoiceField(choices=[TRIGGER])
+    payload = PagerDutyPayloadSerializer()
+
+
+class PagerDutyFollowUpSchema(serializers.Serializer):
+    """Schema only: acknowledge and resolve name the alert by its dedup_key."""
+
+    routing_key = StrictCharField(max_length=64)
+    event_action = serializers.ChoiceField(choices=[ACKNOWLEDGE, RESOLVE])
+    dedup_key = StrictCharField(max_length=255)
+
+
+PAGERDUTY_EVENT_SCHEMA = PolymorphicProxySerializer(
+    component_name="PagerDutyEvent",
+    serializers={
+        TRIGGER: PagerDutyTriggerSchema,
+        ACKNOWLEDGE: PagerDutyFollowUpSchema,
+        RESOLVE: PagerDutyFollowUpSchema,
+    },
+    resource_type_field_name="event_action",
+)
 
 
 def parse(payload: Any) -> list[AlertEvent]:

@@ -7,7 +7,7 @@ told 202. It touches the database only: paging hangs off the lifecycle hooks, on
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from django.db import OperationalError, connection, transaction
@@ -102,7 +102,7 @@ def alert_ingest(*, integration: Integration, events: Iterable[AlertEvent]) -> I
     Alerts are handled in dedup-key order so that concurrent requests lock rows in the same
     order; a deadlock or serialization failure reruns the whole request.
     """
-    ordered = sorted(events, key=lambda e: (e.dedup_key, e.alert_id or 0))
+    ordered = sorted(map(_without_nul, events), key=lambda e: (e.dedup_key, e.alert_id or 0))
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             with transaction.atomic():
@@ -324,6 +324,23 @@ def _upsert_firing(
         alert_id, count, incident_id = cursor.fetchone()
     # A fresh row starts at 1; a repeat has been incremented past it.
     return alert_id, count == 1, incident_id
+
+
+def _without_nul(event: AlertEvent) -> AlertEvent:
+    """PostgreSQL text and jsonb cannot hold NUL characters; valid JSON can. Drop them."""
+    if "\\x00" not in repr(event):  # repr shows a NUL as the four characters \x00
+        return event
+    return AlertEvent(**{f.name: _strip_nul(getattr(event, f.name)) for f in fields(event)})
+
+
+def _strip_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_nul(v) for v in value]
+    return value
 
 
 def _json(value) -> str:
