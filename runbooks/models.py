@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
-from django.db.models import DurationField, ExpressionWrapper, F, Q
+from django.db import connections, models
+from django.db.models import DurationField, ExpressionWrapper, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -17,9 +17,12 @@ DEFAULT_REVIEW_EVERY_DAYS = 90
 class RunbookQuerySet(models.QuerySet):
     def with_review_due(self):
         """Annotate `review_due_at`: the last review (or creation) plus the review interval."""
-        interval = ExpressionWrapper(
-            F("review_every_days") * timedelta(days=1), output_field=DurationField()
-        )
+        if connections[self.db].vendor == "sqlite":
+            # SQLite keeps durations as integer microseconds and refuses integer * interval.
+            days = F("review_every_days") * Value(86_400_000_000)
+        else:
+            days = F("review_every_days") * timedelta(days=1)
+        interval = ExpressionWrapper(days, output_field=DurationField())
         return self.annotate(
             review_due_at=ExpressionWrapper(
                 Coalesce("last_reviewed_at", "created_at") + interval,
