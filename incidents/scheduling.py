@@ -12,7 +12,7 @@ from datetime import date, datetime, time
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from incidents.errors import DomainError
 from incidents.models import (
@@ -118,9 +118,16 @@ def schedule_create(
     for kind, address in handoff_notify:
         check_channel(kind, address)
 
-    schedule = Schedule.objects.create(
-        name=name, time_zone=time_zone, description=description, backup_schedule=backup_schedule
-    )
+    try:
+        with transaction.atomic():
+            schedule = Schedule.objects.create(
+                name=name,
+                time_zone=time_zone,
+                description=description,
+                backup_schedule=backup_schedule,
+            )
+    except IntegrityError as error:  # a concurrent request took the name after the check
+        raise DomainError(f"A schedule named {name!r} already exists.", field="name") from error
     for index, spec in enumerate(rotations):
         rotation = Rotation.objects.create(
             schedule=schedule,
@@ -216,3 +223,62 @@ def rotation_set_participants(*, rotation: Rotation, users: Sequence, actor=None
         RotationParticipant(rotation=rotation, user=user, position=position)
         for position, user in enumerate(users)
     )
+
+
+def seed_demo_schedules(*, people: dict) -> list[Schedule]:
+    """The team runbook's rotation as demo rows: weekly primary and secondary handing off Monday
+    09:00, a weekday business-hours layer on the primary. Idempotent (skips existing names).
+
+    `people` maps usernames to users; it needs alice, bob, carol and dave.
+    """
+    monday = date(2026, 1, 5)
+    primary_people = [people["alice"], people["bob"]]
+    secondary_people = [people["carol"], people["dave"]]
+    made = []
+    if not Schedule.objects.filter(name="Platform secondary").exists():
+        made.append(
+            schedule_create(
+                name="Platform secondary",
+                time_zone="Europe/Berlin",
+                description="Backup for the primary: answers when the primary does not.",
+                rotations=[
+                    RotationInput(
+                        name="Weekly secondary",
+                        participants=secondary_people,
+                        handoff_time=time(9),
+                        handoff_weekday=0,
+                        start_date=monday,
+                    )
+                ],
+            )
+        )
+    if not Schedule.objects.filter(name="Platform primary").exists():
+        made.append(
+            schedule_create(
+                name="Platform primary",
+                time_zone="Europe/Berlin",
+                description="Responds to P0/P1 alerts within the severity targets.",
+                backup_schedule=Schedule.objects.get(name="Platform secondary"),
+                rotations=[
+                    RotationInput(
+                        name="Business hours",
+                        participants=primary_people[::-1],
+                        handoff_time=time(9),
+                        start_date=monday,
+                        shift_kind=ShiftKind.DAILY,
+                        restrict_weekdays=[0, 1, 2, 3, 4],
+                        restrict_start=time(9),
+                        restrict_end=time(17),
+                    ),
+                    RotationInput(
+                        name="Weekly primary",
+                        participants=primary_people,
+                        handoff_time=time(9),
+                        handoff_weekday=0,
+                        start_date=monday,
+                    ),
+                ],
+                handoff_notify=[(ChannelKind.EMAIL, "platform-oncall@example.com")],
+            )
+        )
+    return made

@@ -313,3 +313,20 @@ def test_schema_documents_the_schedule_endpoints(api):
         "/api/v1/schedules/{id}/oncall/",
     ):
         assert path in text
+
+
+def test_demo_schedules_follow_the_runbook_rotation_and_are_idempotent(db):
+    from incidents.scheduling import seed_demo_schedules
+
+    people = {name: UserFactory(username=name) for name in ("alice", "bob", "carol", "dave")}
+    assert len(seed_demo_schedules(people=people)) == 2
+    assert seed_demo_schedules(people=people) == []
+    primary = Schedule.objects.get(name="Platform primary")
+    assert primary.backup_schedule.name == "Platform secondary"
+    client = client_for(UserFactory(username="boss", is_superuser=True))
+    # Saturday 2026-01-10 12:00 Berlin: the weekly layer (alice's first week).
+    weekend = client.get(f"/api/v1/schedules/{primary.pk}/oncall/?at=2026-01-10T12:00:00%2B01:00")
+    assert weekend.json() == {"users": ["alice"]}
+    # Monday 2026-01-12 10:00 Berlin: business hours, bob then alice by day.
+    weekday = client.get(f"/api/v1/schedules/{primary.pk}/oncall/?at=2026-01-12T10:00:00%2B01:00")
+    assert weekday.json() == {"users": ["alice"]}
