@@ -231,3 +231,24 @@ def test_viewer_cannot_create_overrides(client, viewer, people):
     client.force_login(viewer)
     answer = client.get(f"/admin/incidents/schedule/{schedule.pk}/override/")
     assert answer.status_code == 403
+
+
+def test_override_admin_adds_an_override_recording_who_made_it(admin_client, admin_user, people):
+    alice, bob = people
+    schedule = make_schedule(participants=[alice])
+    answer = admin_client.post(
+        "/admin/incidents/override/add/",
+        {
+            "schedule": schedule.pk,
+            "user": bob.pk,
+            "starts_at_0": "2026-02-02",
+            "starts_at_1": "09:00:00",
+            "ends_at_0": "2026-02-03",
+            "ends_at_1": "09:00:00",
+            "reason": "Dentist",
+        },
+    )
+    assert answer.status_code == 302
+    override = Override.objects.get()
+    assert (override.user, override.created_by, override.reason) == (bob, admin_user, "Dentist")
+    assert override.starts_at == datetime(2026, 2, 2, 9, tzinfo=UTC)

@@ -541,9 +541,20 @@ class OverrideAdmin(admin.ModelAdmin):
     readonly_fields = ("created_by", "created_at")
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        if change:  # the form re-ran the overlap check, excluding this row
+            super().save_model(request, obj, form, change)
+            return
+        created = scheduling.override_create(
+            schedule=obj.schedule,
+            user=obj.user,
+            start=obj.starts_at,
+            end=obj.ends_at,
+            replaces=obj.replaces,
+            reason=obj.reason,
+            actor=request.user,
+        )
+        obj.pk, obj.created_by, obj.created_at = created.pk, created.created_by, created.created_at
+        obj._state.adding = False
 
 
 class HandoffDeliveryInline(admin.TabularInline):
