@@ -112,3 +112,7 @@ def save_screenshot(driver, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
     return path
+
+
+# A real threaded HTTP server over the test database, for the ingestion tests (see the module).
+from tests.ingest_server import server_url  # noqa: E402, F401

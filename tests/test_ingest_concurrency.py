@@ -1,12 +1,9 @@
 """Concurrent first sightings of one alert, over real HTTP against the live server's database."""
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
-from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 
 from incidents.defaults import ensure_default_severities
 from incidents.models import Alert, Incident, Integration, Severity, TimelineEvent
@@ -20,28 +17,6 @@ PARALLEL = 40
 def severities(transactional_db):
     # serialized_rollback restores the seeded rows; this keeps the test honest without it.
     ensure_default_severities(Severity)
-
-
-class _Server(ThreadedWSGIServer):
-    # Django's live server listens with a backlog of 10; 40 simultaneous connects overflow it.
-    request_queue_size = 128
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server_url(transactional_db):
-    """The project's WSGI app on a threaded server (one thread, one connection per request)."""
-    server = _Server(("127.0.0.1", 0), _QuietHandler, allow_reuse_address=False)
-    server.set_app(WSGIHandler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
