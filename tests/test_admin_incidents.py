@@ -101,6 +101,9 @@ def test_every_changelist_add_and_change_page_renders_for_a_superuser(admin_clie
     pages = [
         "/admin/",
         CHANGELIST,
+        f"{CHANGELIST}?o=3.-5",  # sorted by severity, then age
+        f"{CHANGELIST}?o=-6",  # sorted by commander
+        f"{CHANGELIST}?state=open&mine=yes&unacknowledged=yes&q=INC-1",
         "/admin/incidents/incident/add/",
         change_url(incident),
         reverse("admin:incidents_incident_post_update", args=[incident.pk]),
