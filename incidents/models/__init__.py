@@ -1,24 +1,6 @@
 """Incident domain models, a module per concept; import them from here."""
 
 from incidents.models.alert import Alert, AlertQuerySet, AlertStatus, Integration, IntegrationKind
-from incidents.models.incident import (
-    Incident,
-    IncidentCounter,
-    IncidentQuerySet,
-    Responder,
-    StatusUpdate,
-    TimelineEvent,
-)
-from incidents.models.oncall import (
-    Handoff,
-    HandoffChannel,
-    HandoffDelivery,
-    Override,
-    Rotation,
-    RotationParticipant,
-    Schedule,
-    UserCalendar,
-)
 from incidents.models.escalation import (
     ContactKind,
     DeadlineKind,
@@ -32,6 +14,14 @@ from incidents.models.escalation import (
     TargetType,
     TeamChannel,
 )
+from incidents.models.incident import (
+    Incident,
+    IncidentCounter,
+    IncidentQuerySet,
+    Responder,
+    StatusUpdate,
+    TimelineEvent,
+)
 from incidents.models.notify import (
     ContactMethod,
     Notification,
@@ -39,10 +29,23 @@ from incidents.models.notify import (
     NotificationRule,
     NotificationStatus,
 )
+from incidents.models.oncall import (
+    Handoff,
+    HandoffChannel,
+    HandoffDelivery,
+    Override,
+    Rotation,
+    RotationParticipant,
+    Schedule,
+    UserCalendar,
+)
 from incidents.models.service import Service, Severity
 from incidents.models.status import Subscriber
 
 __all__ = [
+    "Alert",
+    "AlertQuerySet",
+    "AlertStatus",
     "ContactKind",
     "ContactMethod",
     "DeadlineKind",
@@ -50,35 +53,32 @@ __all__ = [
     "EscalationState",
     "EscalationStep",
     "EscalationTarget",
+    "Handoff",
+    "HandoffChannel",
+    "HandoffDelivery",
+    "Incident",
+    "IncidentCounter",
     "IncidentDeadline",
     "IncidentEscalation",
+    "IncidentQuerySet",
+    "Integration",
+    "IntegrationKind",
     "Notification",
     "NotificationReason",
     "NotificationRule",
     "NotificationStatus",
-    "SeverityRoute",
-    "TargetType",
-    "TeamChannel",
-    "Alert",
-    "AlertQuerySet",
-    "AlertStatus",
-    "Handoff",
-    "HandoffChannel",
-    "HandoffDelivery",
     "Override",
+    "Responder",
     "Rotation",
     "RotationParticipant",
     "Schedule",
-    "UserCalendar",
-    "Incident",
-    "IncidentCounter",
-    "IncidentQuerySet",
-    "Integration",
-    "IntegrationKind",
-    "Responder",
     "Service",
     "Severity",
+    "SeverityRoute",
     "StatusUpdate",
     "Subscriber",
+    "TargetType",
+    "TeamChannel",
     "TimelineEvent",
+    "UserCalendar",
 ]
