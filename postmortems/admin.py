@@ -322,9 +322,7 @@ class PostmortemAdmin(admin.ModelAdmin):
                 "markdown_url": reverse("admin:postmortems_postmortem_markdown", args=[obj.pk]),
                 "print_url": reverse("admin:postmortems_postmortem_print", args=[obj.pk]),
                 "move_url": reverse("admin:postmortems_postmortem_move", args=[obj.pk]),
-                "regenerate_url": reverse(
-                    "admin:postmortems_postmortem_regenerate", args=[obj.pk]
-                ),
+                "regenerate_url": reverse("admin:postmortems_postmortem_regenerate", args=[obj.pk]),
                 "incident_url": reverse("admin:incidents_incident_change", args=[obj.incident_id]),
                 "status": _status_badge(obj.status),
                 "moves": moves if self.has_change_permission(request) else [],

@@ -29,7 +29,7 @@ class Series:
 
 
 def _nice_max(value: float) -> float:
-    """A round axis maximum at or above `value` (1, 2, 2.5, 5 × 10^n)."""
+    """A round axis maximum at or above `value` (1, 2, 2.5, 5 times 10^n)."""
     if value <= 0:
         return 1
     exponent = 10 ** math.floor(math.log10(value))
@@ -49,7 +49,12 @@ def _frame(labels: list[str], top: float, tick_label) -> tuple[list, float]:
             format_html(
                 '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>'
                 '<text class="tick" x="{}" y="{}" text-anchor="end">{}</text>',
-                LEFT, WIDTH - RIGHT, f"{y:.1f}", f"{y:.1f}", LEFT - 6, f"{y + 4:.1f}",
+                LEFT,
+                WIDTH - RIGHT,
+                f"{y:.1f}",
+                f"{y:.1f}",
+                LEFT - 6,
+                f"{y + 4:.1f}",
                 tick_label(value),
             )
         )
@@ -59,7 +64,9 @@ def _frame(labels: list[str], top: float, tick_label) -> tuple[list, float]:
         parts.append(
             format_html(
                 '<text class="tick" x="{}" y="{}" text-anchor="middle">{}</text>',
-                f"{x:.1f}", HEIGHT - BOTTOM + 16, label,
+                f"{x:.1f}",
+                HEIGHT - BOTTOM + 16,
+                label,
             )
         )
     return parts, slot
@@ -73,7 +80,12 @@ def _legend(series: list[Series]) -> SafeString:
             format_html(
                 '<rect x="{}" y="{}" width="10" height="10" rx="2" fill="{}"/>'
                 '<text class="legend" x="{}" y="{}">{}</text>',
-                x, HEIGHT - 16, s.safe_color, x + 14, HEIGHT - 7, s.label,
+                x,
+                HEIGHT - 16,
+                s.safe_color,
+                x + 14,
+                HEIGHT - 7,
+                s.label,
             )
         )
         x += 22 + 7 * len(s.label) + 14
@@ -84,7 +96,11 @@ def _svg(title: str, body: list) -> SafeString:
     return format_html(
         '<svg class="tocsin-chart" viewBox="0 0 {} {}" role="img" aria-label="{}" '
         'xmlns="http://www.w3.org/2000/svg"><title>{}</title>{}</svg>',
-        WIDTH, HEIGHT, title, title, mark_safe("".join(body)),
+        WIDTH,
+        HEIGHT,
+        title,
+        title,
+        mark_safe("".join(body)),
     )
 
 
@@ -109,15 +125,23 @@ def stacked_bars(title: str, labels: list[str], series: list[Series]) -> SafeStr
                 format_html(
                     '<rect x="{}" y="{}" width="{}" height="{}" fill="{}">'
                     "<title>{}: {} {}</title></rect>",
-                    f"{x:.1f}", f"{base:.1f}", f"{bar_w:.1f}", f"{h:.1f}", s.safe_color,
-                    label, value, s.label,
+                    f"{x:.1f}",
+                    f"{base:.1f}",
+                    f"{bar_w:.1f}",
+                    f"{h:.1f}",
+                    s.safe_color,
+                    label,
+                    value,
+                    s.label,
                 )
             )
         if totals[i]:
             parts.append(
                 format_html(
                     '<text class="value" x="{}" y="{}" text-anchor="middle">{}</text>',
-                    f"{x + bar_w / 2:.1f}", f"{base - 4:.1f}", totals[i],
+                    f"{x + bar_w / 2:.1f}",
+                    f"{base - 4:.1f}",
+                    totals[i],
                 )
             )
     parts.append(_legend(series))
@@ -155,7 +179,8 @@ def lines(title: str, labels: list[str], series: list[Series]) -> SafeString:
             parts.append(
                 format_html(
                     '<polyline points="{}" fill="none" stroke="{}" stroke-width="2.5"/>',
-                    path, s.safe_color,
+                    path,
+                    s.safe_color,
                 )
             )
         parts.append(

@@ -158,8 +158,11 @@ def operations_dashboard(*, now: datetime | None = None) -> dict:
         "open_incidents": _open_incidents(now),
         "open_total": sum(open_counts.values()),
         "open_by_severity": [
-            {"severity": s, "colour": charts.Series(s.key, s.color, []).safe_color,
-             "count": open_counts.get(s.pk, 0)}
+            {
+                "severity": s,
+                "colour": charts.Series(s.key, s.color, []).safe_color,
+                "count": open_counts.get(s.pk, 0),
+            }
             for s in severities
         ],
         "oncall": _oncall(now),

@@ -82,7 +82,10 @@ def seed_postmortems(people: dict, services: dict) -> None:
         .order_by("number")
         .first()
     )
-    if outage is None or Postmortem.objects.filter(incident=outage, action_items__isnull=False).exists():
+    if (
+        outage is None
+        or Postmortem.objects.filter(incident=outage, action_items__isnull=False).exists()
+    ):
         return
     postmortem, _ = postmortem_draft(incident=outage, actor=people["carol"])
     postmortem_update(

@@ -120,7 +120,9 @@ class ActionItemQuerySet(models.QuerySet):
 class ActionItem(models.Model):
     """Follow-up work from a post-mortem, tracked until done (or explicitly not done)."""
 
-    postmortem = models.ForeignKey(Postmortem, on_delete=models.CASCADE, related_name="action_items")
+    postmortem = models.ForeignKey(
+        Postmortem, on_delete=models.CASCADE, related_name="action_items"
+    )
     title = models.CharField(max_length=255)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -133,7 +135,9 @@ class ActionItem(models.Model):
     priority = models.CharField(
         max_length=8, choices=ActionPriority.choices, default=ActionPriority.MEDIUM
     )
-    status = models.CharField(max_length=12, choices=ActionStatus.choices, default=ActionStatus.OPEN)
+    status = models.CharField(
+        max_length=12, choices=ActionStatus.choices, default=ActionStatus.OPEN
+    )
     tracker_url = models.URLField(blank=True, help_text="The ticket in Linear, Jira, GitHub, ...")
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)

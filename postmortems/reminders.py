@@ -59,7 +59,9 @@ def postmortem_reminders_send(*, now: datetime | None = None) -> dict[str, int]:
             "recipient": recipient,
             "url": _admin_url("admin:postmortems_postmortem_change", postmortem.pk),
         }
-        _deliver("emails/postmortems/postmortem_overdue.txt", recipient, context, sent, "postmortems")
+        _deliver(
+            "emails/postmortems/postmortem_overdue.txt", recipient, context, sent, "postmortems"
+        )
     items = (
         ActionItem.objects.overdue(now.astimezone(UTC).date())
         .filter(owner__isnull=False)
@@ -75,7 +77,9 @@ def postmortem_reminders_send(*, now: datetime | None = None) -> dict[str, int]:
             "recipient": item.owner,
             "url": _admin_url("admin:postmortems_actionitem_change", item.pk),
         }
-        _deliver("emails/postmortems/action_item_overdue.txt", item.owner, context, sent, "action_items")
+        _deliver(
+            "emails/postmortems/action_item_overdue.txt", item.owner, context, sent, "action_items"
+        )
     return sent
 
 

@@ -4,9 +4,9 @@ Definitions (docs/postmortems.md):
 - MTTD, mean time to detect: detected_at - started_at.
 - MTTA, mean time to acknowledge: acknowledged_at - detected_at (acknowledged incidents only).
 - MTTR, mean time to resolve: resolved_at - detected_at (resolved incidents only).
-- A repeat incident: its post-mortem has a root-cause category, and an earlier incident,
-  detected at most REPEAT_WINDOW before it, shares a service and has a post-mortem with the
-  same category.
+- A repeat incident: its post-mortem has a root-cause category, and an earlier incident
+  (or one detected at the same instant and numbered before it), detected at most REPEAT_WINDOW
+  before it, shares a service and has a post-mortem with the same category.
 Incidents count in the month (UTC) and the period of their detection.
 
 Every figure is one aggregate query: no Python loops over incident rows.
@@ -19,14 +19,13 @@ from django.db.models import (
     Avg,
     Count,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
-    OuterRef,
     Q,
     QuerySet,
+    Window,
 )
-from django.db.models.functions import TruncMonth
+from django.db.models.functions import Lag, TruncMonth
 
 from incidents.models import Incident, Severity
 
@@ -39,17 +38,28 @@ def _duration(end: str, start: str) -> ExpressionWrapper:
     return ExpressionWrapper(F(end) - F(start), output_field=DurationField())
 
 
-def _is_repeat() -> Exists:
-    shared_service = Incident.services.through.objects.filter(
-        incident_id=OuterRef(OuterRef("pk"))
-    ).values("service_id")
-    earlier = Incident.objects.filter(
-        postmortem__root_cause_category=OuterRef("postmortem__root_cause_category"),
-        detected_at__lt=OuterRef("detected_at"),
-        detected_at__gte=OuterRef("detected_at") - REPEAT_WINDOW,
-        services__in=shared_service,
+def repeat_incident_ids() -> QuerySet:
+    """Ids of repeat incidents, as a subquery: one pass over the categorized incidents.
+
+    Per (service, root-cause category), incidents in detection order; an incident whose
+    predecessor in its partition was detected at most REPEAT_WINDOW earlier is a repeat.
+    The immediate predecessor is the latest earlier one, so this is "any earlier one within
+    the window", without a correlated subquery per incident.
+    """
+    Link = Incident.services.through
+    category = "incident__postmortem__root_cause_category"
+    return (
+        Link.objects.filter(**{f"{category}__isnull": False})
+        .annotate(
+            previous=Window(
+                Lag("incident__detected_at"),
+                partition_by=[F("service_id"), F(category)],
+                order_by=[F("incident__detected_at").asc(), F("incident_id").asc()],
+            )
+        )
+        .filter(incident__detected_at__lte=F("previous") + REPEAT_WINDOW)
+        .values("incident_id")
     )
-    return Exists(earlier)
 
 
 def _aggregates() -> dict:
@@ -58,9 +68,7 @@ def _aggregates() -> dict:
         "mttd": Avg(_duration("detected_at", "started_at")),
         "mtta": Avg(_duration("acknowledged_at", "detected_at")),
         "mttr": Avg(_duration("resolved_at", "detected_at")),
-        "repeats": Count(
-            "pk", filter=Q(postmortem__root_cause_category__isnull=False) & Q(_is_repeat())
-        ),
+        "repeats": Count("pk", filter=Q(pk__in=repeat_incident_ids())),
     }
 
 
@@ -107,10 +115,7 @@ def by_severity(
 ) -> dict[str, Figures]:
     """Figures per severity key, every severity present (empty ones with count 0), by rank."""
     rows = (
-        incidents_between(since, until)
-        .values("severity_id")
-        .annotate(**_aggregates())
-        .order_by()
+        incidents_between(since, until).values("severity_id").annotate(**_aggregates()).order_by()
     )
     found = {row["severity_id"]: _figures(row) for row in rows}
     return {s.key: found.get(s.pk, EMPTY) for s in Severity.objects.order_by("rank")}

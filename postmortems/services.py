@@ -131,9 +131,13 @@ def draft_on_resolve(incident_id: int, before: str, after: str) -> None:
 
 
 @transaction.atomic
-def postmortem_regenerate_timeline(*, postmortem: Postmortem, actor: User | None = None) -> Postmortem:
+def postmortem_regenerate_timeline(
+    *, postmortem: Postmortem, actor: User | None = None
+) -> Postmortem:
     """Replace the timeline section with a fresh one from the incident (overwrites edits)."""
-    postmortem = Postmortem.objects.select_for_update().select_related("incident").get(pk=postmortem.pk)
+    postmortem = (
+        Postmortem.objects.select_for_update().select_related("incident").get(pk=postmortem.pk)
+    )
     postmortem.timeline = generate_timeline(postmortem.incident)
     postmortem.save(update_fields=["timeline", "updated_at"])
     return postmortem
@@ -230,7 +234,6 @@ def action_item_set_status(
     return item
 
 
-
 # The template's sections and the people: free to edit until published.
 EDITABLE_FIELDS = (
     "summary",
@@ -250,7 +253,9 @@ EDITABLE_FIELDS = (
 
 
 @transaction.atomic
-def postmortem_update(*, postmortem: Postmortem, actor: User | None = None, **changes) -> Postmortem:
+def postmortem_update(
+    *, postmortem: Postmortem, actor: User | None = None, **changes
+) -> Postmortem:
     """Edit sections of an unpublished post-mortem (move it back to draft to edit a published one)."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:

@@ -20,7 +20,9 @@ def _world(n: int, service) -> None:
     """`n` incidents of every kind: open, unacknowledged, resolved over months, with
     post-mortems and overdue action items; two schedules."""
     now = timezone.now()
-    people = [UserFactory(username=f"oncall{i}", first_name=f"On{i}", last_name="Call") for i in range(3)]
+    people = [
+        UserFactory(username=f"oncall{i}", first_name=f"On{i}", last_name="Call") for i in range(3)
+    ]
     make_schedule(name="Platform primary", participants=people, start="2026-01-05")
     make_schedule(name="Database", participants=people[:1], start="2026-01-05")
     for i in range(n):
@@ -49,7 +51,10 @@ def _world(n: int, service) -> None:
 
 
 def test_admin_home_shows_the_operations_dashboard(admin_client, service):
-    make_schedule(name="Platform primary", participants=[UserFactory(username="dana", first_name="Dana", last_name="Scully")])
+    make_schedule(
+        name="Platform primary",
+        participants=[UserFactory(username="dana", first_name="Dana", last_name="Scully")],
+    )
     waiting = make_incident(title="Checkout returns 502", severity_key="P1", services=[service])
     worked = make_incident(title="Slow search", severity_key="P0", services=[service])
     lifecycle.incident_acknowledge(incident=worked)
@@ -65,7 +70,7 @@ def test_admin_home_shows_the_operations_dashboard(admin_client, service):
     assert "resolve missed" in html  # the P0 is 2 h old, its target is 1 h
     assert "Platform primary" in html
     assert "Dana Scully" in html
-    assert html.count("<svg class=\"tocsin-chart\"") == 2
+    assert html.count('<svg class="tocsin-chart"') == 2
     assert "Incidents per month by severity" in html
     assert "All sections" in html  # the app list is still there
 
@@ -82,7 +87,9 @@ def test_dashboard_lists_overdue_postmortems_and_action_items(admin_client, serv
         due_date=timezone.localdate() - timedelta(days=1),
     )
     action_item_create(
-        postmortem=postmortem, title="Not yet due", due_date=timezone.localdate() + timedelta(days=3)
+        postmortem=postmortem,
+        title="Not yet due",
+        due_date=timezone.localdate() + timedelta(days=3),
     )
     html = admin_client.get("/admin/").content.decode()
     assert "Overdue post-mortems" in html
@@ -92,7 +99,9 @@ def test_dashboard_lists_overdue_postmortems_and_action_items(admin_client, serv
 
 
 @pytest.mark.parametrize("size", [5, 50])
-def test_dashboard_runs_a_fixed_number_of_queries(admin_client, service, size, django_assert_max_num_queries):
+def test_dashboard_runs_a_fixed_number_of_queries(
+    admin_client, service, size, django_assert_max_num_queries
+):
     _world(size, service)
     admin_client.get("/admin/")  # session and permission caches warm
     # Session, user, dashboard (severities, open counts, open rows + services, 3 for on-call specs

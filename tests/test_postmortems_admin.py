@@ -21,8 +21,12 @@ def _postmortems(n: int, service) -> list[Postmortem]:
         incident = make_incident(title=f"Incident {i}", severity_key="P1", services=[service])
         lifecycle.incident_resolve(incident=incident)
         postmortem, _ = postmortem_draft(incident=incident)
-        action_item_create(postmortem=postmortem, title=f"Fix {i}", owner=owner,
-                           due_date=timezone.localdate() - timedelta(days=1))
+        action_item_create(
+            postmortem=postmortem,
+            title=f"Fix {i}",
+            owner=owner,
+            due_date=timezone.localdate() - timedelta(days=1),
+        )
         made.append(postmortem)
     return made
 
@@ -42,7 +46,9 @@ def postmortem(service):
         "/admin/postmortems/actionitem/?overdue=yes&mine=yes",
     ],
 )
-def test_changelists_run_a_fixed_number_of_queries(admin_client, service, size, url, django_assert_max_num_queries):
+def test_changelists_run_a_fixed_number_of_queries(
+    admin_client, service, size, url, django_assert_max_num_queries
+):
     _postmortems(size, service)
     admin_client.get(url)
     with django_assert_max_num_queries(10):
@@ -60,7 +66,9 @@ def test_change_page_shows_status_moves_and_export_buttons(admin_client, postmor
     assert "Fix 0" in html  # the action item inline
 
 
-def test_move_buttons_go_through_the_domain_and_refuse_an_incomplete_publish(admin_client, postmortem):
+def test_move_buttons_go_through_the_domain_and_refuse_an_incomplete_publish(
+    admin_client, postmortem
+):
     move = f"/admin/postmortems/postmortem/{postmortem.pk}/move/"
     admin_client.post(move, {"to": "in_review"})
     postmortem.refresh_from_db()
@@ -84,7 +92,9 @@ def test_publish_action_needs_the_publish_permission(client, responder, postmort
     client.force_login(responder)
     postmortem_update(postmortem=postmortem, summary="Deploy.", root_cause="Config.")
     client.post(f"/admin/postmortems/postmortem/{postmortem.pk}/move/", {"to": "in_review"})
-    answer = client.post(f"/admin/postmortems/postmortem/{postmortem.pk}/move/", {"to": "published"})
+    answer = client.post(
+        f"/admin/postmortems/postmortem/{postmortem.pk}/move/", {"to": "published"}
+    )
     assert answer.status_code == 403
     postmortem.refresh_from_db()
     assert postmortem.status == "in_review"
@@ -117,7 +127,7 @@ def test_print_page_renders_the_postmortem_as_html(admin_client, postmortem):
     assert "<h1>Post-Mortem: Incident 0</h1>" in html
     assert "<h2>Timeline (All times in UTC)</h2>" in html
     assert "<script>alert(1)</script>" not in html
-    assert "@media print" in open("postmortems/static/postmortems/print.css").read()
+    assert "postmortems/print.css" in html
 
 
 def test_start_creates_an_optional_postmortem_once(admin_client, service):
@@ -128,7 +138,9 @@ def test_start_creates_an_optional_postmortem_once(admin_client, service):
     assert answer["Location"].endswith(f"/admin/postmortems/postmortem/{postmortem.pk}/change/")
     admin_client.post(f"/admin/postmortems/postmortem/start/{incident.pk}/")
     assert Postmortem.objects.filter(incident=incident).count() == 1
-    assert admin_client.get(f"/admin/postmortems/postmortem/start/{incident.pk}/").status_code == 405
+    assert (
+        admin_client.get(f"/admin/postmortems/postmortem/start/{incident.pk}/").status_code == 405
+    )
 
 
 def test_viewer_cannot_start_a_postmortem(client, viewer, service):

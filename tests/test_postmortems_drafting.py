@@ -28,7 +28,9 @@ def resolve(django_capture_on_commit_callbacks):
 @pytest.mark.parametrize(
     ("key", "due_within"), [("P0", timedelta(hours=24)), ("P1", timedelta(hours=48))]
 )
-def test_resolving_a_p0_or_p1_drafts_a_required_postmortem_due_from_resolution(key, due_within, resolve):
+def test_resolving_a_p0_or_p1_drafts_a_required_postmortem_due_from_resolution(
+    key, due_within, resolve
+):
     incident = make_incident(severity_key=key, summary="Checkout 502s after deploy.")
     incident = resolve(incident)
     postmortem = Postmortem.objects.get(incident=incident)

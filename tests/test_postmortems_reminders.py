@@ -33,7 +33,10 @@ def overdue():
     postmortem, _ = postmortem_draft(incident=incident)
     Postmortem.objects.filter(pk=postmortem.pk).update(due_at=NOW - timedelta(hours=3))
     item = action_item_create(
-        postmortem=postmortem, title="Add a canary stage", owner=bob, due_date=NOW.date() - timedelta(days=1)
+        postmortem=postmortem,
+        title="Add a canary stage",
+        owner=bob,
+        due_date=NOW.date() - timedelta(days=1),
     )
     action_item_create(postmortem=postmortem, title="Later", owner=bob, due_date=NOW.date())
     return postmortem, item
@@ -43,21 +46,31 @@ def test_overdue_postmortem_and_action_item_are_reminded_once_a_day(overdue):
     assert postmortem_reminders_send(now=NOW) == {"postmortems": 1, "action_items": 1}
     by_recipient = {m.to[0]: m for m in mail.outbox}
     assert set(by_recipient) == {"carol@example.com", "bob@example.com"}
-    assert by_recipient["carol@example.com"].subject.startswith("[Tocsin] Post-mortem overdue: INC-")
+    assert by_recipient["carol@example.com"].subject.startswith(
+        "[Tocsin] Post-mortem overdue: INC-"
+    )
     assert "/admin/postmortems/postmortem/" in by_recipient["carol@example.com"].body
     assert "Add a canary stage" in by_recipient["bob@example.com"].subject
 
     # Same day, later: nothing more.
-    assert postmortem_reminders_send(now=NOW + timedelta(hours=10)) == {"postmortems": 0, "action_items": 0}
+    assert postmortem_reminders_send(now=NOW + timedelta(hours=10)) == {
+        "postmortems": 0,
+        "action_items": 0,
+    }
     assert len(mail.outbox) == 2
     # Next day: once more, and "Later", due the day before, joins in.
-    assert postmortem_reminders_send(now=NOW + timedelta(days=1)) == {"postmortems": 1, "action_items": 2}
+    assert postmortem_reminders_send(now=NOW + timedelta(days=1)) == {
+        "postmortems": 1,
+        "action_items": 2,
+    }
     assert len(mail.outbox) == 5
 
 
 def test_the_author_is_reminded_rather_than_the_commander(overdue):
     postmortem, _ = overdue
-    postmortem_update(postmortem=postmortem, author=UserFactory(username="alice", email="alice@example.com"))
+    postmortem_update(
+        postmortem=postmortem, author=UserFactory(username="alice", email="alice@example.com")
+    )
     postmortem_reminders_send(now=NOW)
     assert "alice@example.com" in [m.to[0] for m in mail.outbox]
     assert "carol@example.com" not in [m.to[0] for m in mail.outbox]
