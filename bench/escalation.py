@@ -148,7 +148,8 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=60.0, help="seconds over which steps fall due")
     parser.add_argument("--lead", type=float, default=15.0, help="seconds before the first is due")
     parser.add_argument("--mode", choices=["eta", "sweep"], default="eta")
-    parser.add_argument("--concurrency", type=int, default=2, help="processes per worker")
+    parser.add_argument("--concurrency", type=int, default=2, help="processes/threads per worker")
+    parser.add_argument("--pool", choices=["prefork", "threads"], default="prefork")
     parser.add_argument("--logs", default="/tmp/bench-escalation")
     options = parser.parse_args()
 
@@ -164,8 +165,8 @@ def main() -> None:
     for n in (1, 2):
         processes.append(
             spawn(
-                ["worker", "-Q", "default,paging", "-c", str(options.concurrency), "-l", "info",
-                 "-n", f"bench{n}@%h"],
+                ["worker", "-Q", "default,paging", "-P", options.pool, "-c", str(options.concurrency),
+                 "-l", "info", "--without-gossip", "--without-mingle", "-n", f"bench{n}@%h"],
                 logs / f"worker{n}.log",
             )
         )
@@ -221,7 +222,11 @@ def main() -> None:
         .annotate(n=Count("id"))
     )
     duplicates = sum(row["n"] - 1 for row in fired_per_incident if row["n"] > 1)
-    print(f"mode={options.mode} workers=2x{options.concurrency} cpus={os.cpu_count()}")
+    load = os.getloadavg()[0]
+    print(
+        f"mode={options.mode} workers=2x{options.concurrency} {options.pool} "
+        f"cpus={os.cpu_count()} load average at the end={load:.1f}"
+    )
     print(f"steps fired: {len(lateness)} / {len(due)} (never fired: {unfired})")
     if lateness:
         print(

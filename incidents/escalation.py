@@ -181,32 +181,63 @@ def escalation_start(*, incident_id: int, now: datetime | None = None) -> Incide
 # --- firing steps ------------------------------------------------------------------------------
 
 
-def _target_people(incident: Incident, target: dict, now: datetime, notes: list[str]):
-    """(users, channels) a snapshot target stands for at `now`."""
-    User = get_user_model()
+class Lookups:
+    """What firing needs besides the row, remembered for a batch of steps fired at one instant
+    (the sweep fires many at once; a lone step uses a fresh one)."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self.oncall: dict[int, tuple[str, list] | None] = {}
+        self.users: dict[int, object] = {}
+        self.channels: dict[int, TeamChannel | None] = {}
+        self.routes: dict[int, list] = {}
+
+    def schedule(self, schedule_id: int):
+        if schedule_id not in self.oncall:
+            schedule = Schedule.objects.filter(pk=schedule_id).first()
+            self.oncall[schedule_id] = (
+                (schedule.name, oncall_users(schedule, self.now)) if schedule else None
+            )
+        return self.oncall[schedule_id]
+
+    def user(self, user_id: int):
+        if user_id not in self.users:
+            self.users[user_id] = (
+                get_user_model().objects.filter(pk=user_id, is_active=True).first()
+            )
+        return self.users[user_id]
+
+    def channel(self, channel_id: int):
+        if channel_id not in self.channels:
+            self.channels[channel_id] = TeamChannel.objects.filter(pk=channel_id).first()
+        return self.channels[channel_id]
+
+
+def _target_people(target: dict, lookups: Lookups, notes: list[str]):
+    """(users, channels) a snapshot target stands for at `lookups.now`."""
     if target["type"] == "schedule":
-        schedule = Schedule.objects.filter(pk=target["id"]).first()
-        if schedule is None:
+        found = lookups.schedule(target["id"])
+        if found is None:
             notes.append(f"schedule {target.get('name')} no longer exists")
             return [], []
-        users = oncall_users(schedule, now)
+        name, users = found
         if not users:
-            notes.append(f"nobody on call for {schedule.name}")
+            notes.append(f"nobody on call for {name}")
         return users, []
     if target["type"] == "user":
-        user = User.objects.filter(pk=target["id"], is_active=True).first()
+        user = lookups.user(target["id"])
         if user is None:
             notes.append(f"user {target.get('username')} is no longer active")
             return [], []
         return [user], []
-    channel = TeamChannel.objects.filter(pk=target["id"]).first()
+    channel = lookups.channel(target["id"])
     if channel is None:
         notes.append(f"team channel {target.get('name')} no longer exists")
         return [], []
     return [], [channel]
 
 
-def _page_step(escalation: IncidentEscalation, index: int, rnd: int, now: datetime) -> int:
+def _page_step(escalation: IncidentEscalation, index: int, rnd: int, lookups: Lookups) -> int:
     """Queue the notifications of one step; returns how many were queued."""
     incident = escalation.incident
     step = escalation.steps[index]
@@ -214,13 +245,19 @@ def _page_step(escalation: IncidentEscalation, index: int, rnd: int, now: dateti
     users: dict[int, object] = {}
     channels: dict[int, TeamChannel] = {}
     for target in step["targets"]:
-        found_users, found_channels = _target_people(incident, target, now, notes)
+        found_users, found_channels = _target_people(target, lookups, notes)
         for user in found_users:
             users.setdefault(user.pk, user)
         for channel in found_channels:
             channels.setdefault(channel.pk, channel)
     queued = notify.page(
-        incident=incident, users=users.values(), channels=channels.values(), rnd=rnd, step=index, now=now
+        incident=incident,
+        users=users.values(),
+        channels=channels.values(),
+        rnd=rnd,
+        step=index,
+        now=lookups.now,
+        cache=lookups.routes,
     )
     names = sorted({n.recipient for n in queued})
     label = f"Step {index + 1} of {len(escalation.steps)}" + (f" (round {rnd + 1})" if rnd else "")
@@ -241,16 +278,17 @@ def _page_step(escalation: IncidentEscalation, index: int, rnd: int, now: dateti
     return len(queued)
 
 
-def _fire(escalation: IncidentEscalation, now: datetime) -> None:
+def _fire(escalation: IncidentEscalation, now: datetime, lookups: Lookups | None = None) -> None:
     """Fire the pending step of a locked, active escalation and schedule the next one.
 
     A step that pages nobody (nobody on call, no contact method) hands over to the next step at
     once instead of waiting out its delay; a new round still waits its repeat delay.
     """
     steps = escalation.steps
+    lookups = lookups or Lookups(now)
     for _ in range(len(steps)):
         index, rnd = escalation.step, escalation.round
-        paged = _page_step(escalation, index, rnd, now)
+        paged = _page_step(escalation, index, rnd, lookups)
         escalation.last_fired_at = now
         following, next_round = index + 1, rnd
         if following >= len(steps):
@@ -292,6 +330,18 @@ def _locked_escalation(**filters) -> IncidentEscalation | None:
     )
 
 
+def escalation_fire_step_and_due(*, escalation_id: int, expected_version: int, limit: int = 50) -> bool:
+    """The ETA task's work: fire its own step, then whatever else is due (up to `limit`).
+
+    Under light load that is the one step; when many steps fall due together, the first tasks
+    fire them in batches (one transaction, shared lookups) and the later ones find nothing to do.
+    """
+    fired = escalation_fire_step(escalation_id=escalation_id, expected_version=expected_version)
+    if fired:
+        escalation_fire_due(limit=limit)
+    return fired
+
+
 def escalation_fire_step(
     *, escalation_id: int, expected_version: int | None = None, now: datetime | None = None
 ) -> bool:
@@ -310,6 +360,35 @@ def escalation_fire_step(
             return False
         _fire(escalation, now)
         return True
+
+
+def escalation_fire_due(
+    *, limit: int = 100, now: datetime | None = None, failed: set[int] | None = None
+) -> int:
+    """Fire up to `limit` due steps nobody else holds, in one transaction (the sweep's unit).
+
+    Each step runs in its own savepoint: one that fails is logged and left for the next sweep
+    without holding back the others.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = list(
+            IncidentEscalation.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("incident", "incident__severity")
+            .filter(state=EscalationState.ACTIVE, next_at__lte=now)
+            .exclude(pk__in=failed or ())
+            .order_by("next_at")[:limit]
+        )
+        lookups = Lookups(now)
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    _fire(row, now, lookups)
+            except Exception:
+                logger.exception("Could not fire escalation %s", row.pk)
+                if failed is not None:
+                    failed.add(row.pk)
+    return len(rows)
 
 
 def escalation_pending(escalation_id: int, version: int) -> datetime | None:
@@ -540,20 +619,12 @@ def escalation_sweep(*, budget_seconds: float = 20.0, batch: int = 1000) -> dict
     def time_left() -> bool:
         return timezone.now() < stop_at
 
+    failed: set[int] = set()
     while counts["steps"] < batch and time_left():
-        now = timezone.now()
-        with transaction.atomic():
-            escalation = (
-                IncidentEscalation.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("incident", "incident__severity")
-                .filter(state=EscalationState.ACTIVE, next_at__lte=now)
-                .order_by("next_at")
-                .first()
-            )
-            if escalation is None:
-                break
-            _fire(escalation, now)
-        counts["steps"] += 1
+        fired = escalation_fire_due(limit=min(100, batch - counts["steps"]), failed=failed)
+        counts["steps"] += fired
+        if not fired:
+            break
     while counts["deadlines"] < batch and time_left():
         now = timezone.now()
         due = (

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import URLValidator, validate_email
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -108,38 +108,59 @@ class Route:
     rule: NotificationRule | None = None
 
 
-def routes_for(user, now: datetime) -> list[Route]:
+def routes_for(user, now: datetime, cache: dict | None = None) -> list[Route]:
     """How to reach a person: their rules in order; else every contact method at once; else the
-    email address of their account."""
+    email address of their account. `cache` (per batch of steps) saves the lookups."""
+    if cache is not None and user.pk in cache:
+        return [Route(r.kind, r.address, now + r.delay, r.method, r.rule) for r in cache[user.pk]]
     rules = list(user.notification_rules.select_related("contact_method").order_by("order", "id"))
     if rules:
-        return [
-            Route(r.contact_method.kind, r.contact_method.address, now + r.delay, r.contact_method, r)
+        found = [
+            _Reach(r.contact_method.kind, r.contact_method.address, r.delay, r.contact_method, r)
             for r in rules
         ]
-    methods = list(user.contact_methods.all())
-    if methods:
-        return [Route(m.kind, m.address, now, m) for m in methods]
-    if user.email:
-        return [Route(ContactKind.EMAIL, user.email, now)]
-    return []
+    else:
+        methods = list(user.contact_methods.all())
+        if methods:
+            found = [_Reach(m.kind, m.address, timedelta(0), m, None) for m in methods]
+        elif user.email:
+            found = [_Reach(ContactKind.EMAIL, user.email, timedelta(0), None, None)]
+        else:
+            found = []
+    if cache is not None:
+        cache[user.pk] = found
+    return [Route(r.kind, r.address, now + r.delay, r.method, r.rule) for r in found]
+
+
+@dataclass(frozen=True)
+class _Reach:
+    kind: str
+    address: str
+    delay: timedelta
+    method: ContactMethod | None
+    rule: NotificationRule | None
 
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _queue(*, incident: Incident, dedup_key: str, **fields) -> Notification | None:
-    """Create the row unless this very notification exists already (then None)."""
-    try:
-        with transaction.atomic():
-            notification = Notification.objects.create(
-                incident=incident, dedup_key=dedup_key, **fields
-            )
-    except IntegrityError:
-        return None
-    timers.publish_on_commit(DELIVER_TASK, [notification.pk], notification.due_at)
-    return notification
+def _queue_all(rows: list[Notification]) -> list[Notification]:
+    """Insert the rows in one statement; a row whose dedup key exists already is left as it was
+    (the upsert only touches `updated_at`) and delivering it again is a no-op."""
+    if not rows:
+        return []
+    Notification.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["dedup_key"], update_fields=["updated_at"]
+    )
+    jobs = [(row.pk, row.due_at) for row in rows]
+
+    def publish_all():
+        for pk, due_at in jobs:
+            timers.publish(DELIVER_TASK, [pk], due_at)
+
+    transaction.on_commit(publish_all)
+    return rows
 
 
 def page(
@@ -150,68 +171,69 @@ def page(
     rnd: int,
     step: int,
     now: datetime,
+    cache: dict | None = None,
 ) -> list[Notification]:
     """Queue one step's pages: each person by their rules, each team channel once."""
-    queued = []
+    rows = []
     prefix = f"page:{incident.pk}:{rnd}:{step}"
     for user in users:
-        for route in routes_for(user, now):
-            notification = _queue(
+        for route in routes_for(user, now, cache):
+            rows.append(
+                Notification(
+                    incident=incident,
+                    dedup_key=f"{prefix}:user:{user.pk}:{route.kind}:{_digest(route.address)}",
+                    reason=NotificationReason.PAGE,
+                    user=user,
+                    recipient=user.get_username(),
+                    contact_method=route.method,
+                    rule=route.rule,
+                    kind=route.kind,
+                    address=route.address,
+                    round=rnd,
+                    step=step,
+                    due_at=route.due_at,
+                )
+            )
+    for channel in channels:
+        rows.append(
+            Notification(
                 incident=incident,
-                dedup_key=f"{prefix}:user:{user.pk}:{route.kind}:{_digest(route.address)}",
+                dedup_key=f"{prefix}:channel:{channel.pk}",
                 reason=NotificationReason.PAGE,
-                user=user,
-                recipient=user.get_username(),
-                contact_method=route.method,
-                rule=route.rule,
-                kind=route.kind,
-                address=route.address,
+                channel=channel,
+                recipient=channel.name,
+                kind=channel.kind,
+                address=channel.address,
                 round=rnd,
                 step=step,
-                due_at=route.due_at,
+                due_at=now,
             )
-            if notification:
-                queued.append(notification)
-    for channel in channels:
-        notification = _queue(
-            incident=incident,
-            dedup_key=f"{prefix}:channel:{channel.pk}",
-            reason=NotificationReason.PAGE,
-            channel=channel,
-            recipient=channel.name,
-            kind=channel.kind,
-            address=channel.address,
-            round=rnd,
-            step=step,
-            due_at=now,
         )
-        if notification:
-            queued.append(notification)
-    return queued
+    return _queue_all(rows)
 
 
 def remind(*, incident: Incident, users: Iterable, count: int, now: datetime) -> list[Notification]:
     """Queue the `count`-th status-update reminder to each person (first route only: a nudge)."""
-    queued = []
+    rows = []
     for user in users:
         routes = routes_for(user, now)
         if not routes:
             continue
         route = routes[0]
-        notification = _queue(
-            incident=incident,
-            dedup_key=f"reminder:{incident.pk}:{count}:user:{user.pk}",
-            reason=NotificationReason.REMINDER,
-            user=user,
-            recipient=user.get_username(),
-            contact_method=route.method,
-            kind=route.kind,
-            address=route.address,
-            due_at=now,
+        rows.append(
+            Notification(
+                incident=incident,
+                dedup_key=f"reminder:{incident.pk}:{count}:user:{user.pk}",
+                reason=NotificationReason.REMINDER,
+                user=user,
+                recipient=user.get_username(),
+                contact_method=route.method,
+                kind=route.kind,
+                address=route.address,
+                due_at=now,
+            )
         )
-        if notification:
-            queued.append(notification)
-    return queued
+    return _queue_all(rows)
 
 
 # --- messages ----------------------------------------------------------------------------------
@@ -389,6 +411,19 @@ def notification_deliver_next(now: datetime | None = None) -> str | None:
         if notification is None:
             return None
         return _deliver_locked(notification, now)
+
+
+def notification_deliver_and_due(
+    *, notification_id: int, budget_seconds: float = 1.0
+) -> str | None:
+    """The task's work: deliver its own row, then other due rows for up to `budget_seconds`, so
+    a burst of pages is sent by whichever workers are free instead of one task per page."""
+    outcome = notification_deliver(notification_id=notification_id)
+    if outcome is not None:
+        stop_at = timezone.now() + timedelta(seconds=budget_seconds)
+        while timezone.now() < stop_at and notification_deliver_next() is not None:
+            pass
+    return outcome
 
 
 def notification_due_at(notification_id: int) -> datetime | None:

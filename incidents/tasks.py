@@ -17,7 +17,9 @@ def _republish_if_early(name: str, args: list, due_at) -> None:
 
 @shared_task(ignore_result=True)
 def escalation_fire(escalation_id: int, version: int) -> None:
-    if not escalation.escalation_fire_step(escalation_id=escalation_id, expected_version=version):
+    if not escalation.escalation_fire_step_and_due(
+        escalation_id=escalation_id, expected_version=version
+    ):
         _republish_if_early(
             escalation.FIRE_TASK,
             [escalation_id, version],
@@ -43,7 +45,7 @@ def escalation_sweep() -> dict:
 
 @shared_task(ignore_result=True)
 def notification_deliver(notification_id: int) -> None:
-    if notify.notification_deliver(notification_id=notification_id) is None:
+    if notify.notification_deliver_and_due(notification_id=notification_id) is None:
         _republish_if_early(
             notify.DELIVER_TASK, [notification_id], notify.notification_due_at(notification_id)
         )
