@@ -369,8 +369,10 @@ def test_status_number_and_timestamps_are_read_only_on_the_change_page(admin_cli
 
 def test_responder_cannot_change_the_commander(client, responder):
     incident = make_incident()
-    form = client_as(client, responder).get(change_url(incident)).context["adminform"].form
-    assert "commander" not in form.fields
+    incident_assign_commander(incident=incident, commander=responder, actor=responder)
+    response = client_as(client, responder).get(change_url(incident))
+    assert "commander" not in response.context["adminform"].form.fields
+    assert responder.get_full_name() in response.content.decode()
 
 
 def test_responders_inline_adds_and_removes_through_the_domain(client, manager):

@@ -21,9 +21,9 @@ from django.utils.html import format_html_join
 from django.utils.text import get_text_list
 
 from incidents.admin.display import severity_badge, status_badge, target_states
+from incidents.admin.escalation import IncidentEscalationInline, escalate_incidents
 from incidents.admin.filters import MineFilter, StateFilter, UnacknowledgedFilter
 from incidents.admin.forms import IncidentAddForm, MoveForm, PostUpdateForm
-from incidents.admin.escalation import IncidentEscalationInline, escalate_incidents
 from incidents.admin.integrations import AlertInline
 from incidents.choices import (
     ALLOWED_TRANSITIONS,
@@ -358,8 +358,12 @@ class IncidentAdmin(admin.ModelAdmin):
                 (None, {"fields": ["title", "severity", "services", "commander"]}),
                 ("What is happening", {"fields": ["summary", "impact", "started_at"]}),
             ]
+        # Without the right to name a commander, show the name (not a link to the user admin).
+        commander = (
+            "commander" if request.user.has_perm("incidents.command_incident") else "commander_name"
+        )
         return [
-            (None, {"fields": ["title", ("severity", "commander"), "services"]}),
+            (None, {"fields": ["title", ("severity", commander), "services"]}),
             ("What is happening", {"fields": ["summary", "impact", "public_title"]}),
             (
                 "Times",
@@ -396,7 +400,7 @@ class IncidentAdmin(admin.ModelAdmin):
             "updated_at",
         ]
         if not request.user.has_perm("incidents.command_incident"):
-            fields.append("commander")
+            fields.append("commander_name")
         return fields
 
     def get_form(self, request, obj=None, change=False, **kwargs):
