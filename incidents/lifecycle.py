@@ -142,10 +142,10 @@ def _move(
     now = timezone.now()
     incident.status = to
     fields = ["status", "updated_at"]
-    if to == IncidentStatus.ACKNOWLEDGED or (
-        to in WORKING_STATUSES and incident.acknowledged_at is None
-    ):
-        incident.acknowledged_at = incident.acknowledged_at or now
+    # Whoever moves an incident on from triggered has answered the page: resolving an
+    # unacknowledged incident stamps its acknowledgement too, so MTTA and the breach mark see it.
+    if incident.acknowledged_at is None and to != IncidentStatus.TRIGGERED:
+        incident.acknowledged_at = now
         fields.append("acknowledged_at")
     if to == IncidentStatus.MONITORING and incident.mitigated_at is None:
         incident.mitigated_at = now
@@ -277,6 +277,36 @@ def incident_set_severity(
         message=f"{actor_label(actor, via)} changed severity from {before.key} to {severity.key}.",
         before={"severity": before.key},
         after={"severity": severity.key},
+    )
+    return incident
+
+
+@transaction.atomic
+def incident_set_services(
+    *,
+    incident: Incident,
+    services: Iterable[Service],
+    actor: User | None = None,
+    via: str | None = None,
+) -> Incident:
+    """Replace the services an incident affects; the timeline keeps both lists."""
+    incident = _lock(incident)
+    services = list(services)
+    before = sorted(incident.services.values_list("slug", flat=True))
+    after = sorted(s.slug for s in services)
+    if before == after:
+        return incident
+    incident.services.set(services)
+    incident.save(update_fields=["updated_at"])
+    names = ", ".join(sorted(s.name for s in services)) or "none"
+    timeline_record(
+        incident=incident,
+        kind=TimelineKind.FIELD,
+        actor=actor,
+        via=via,
+        message=f"{actor_label(actor, via)} set the affected services to {names}.",
+        before={"services": before},
+        after={"services": after},
     )
     return incident
 

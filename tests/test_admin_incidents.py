@@ -649,3 +649,18 @@ def test_take_command_button_on_the_incident_page(client, manager, responder, in
     assert incident.commander == manager
     assert incident.timeline.get(kind=TimelineKind.COMMANDER).actor == manager
     assert url not in response.content.decode()  # already in command
+
+
+def test_changing_services_on_the_change_page_goes_through_the_domain(client, manager):
+    api_service = ServiceFactory(name="Public API", slug="api")
+    checkout = ServiceFactory(name="Checkout", slug="checkout")
+    incident = make_incident(services=[checkout])
+    client_as(client, manager)
+    data = change_form_data(client.get(change_url(incident)))
+    data["services"] = [checkout.pk, api_service.pk]
+    response = client.post(change_url(incident), data)
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert set(incident.services.values_list("slug", flat=True)) == {"api", "checkout"}
+    event = incident.timeline.get(kind=TimelineKind.FIELD, actor=manager)
+    assert event.before == {"services": ["checkout"]}
+    assert event.after == {"services": ["api", "checkout"]}

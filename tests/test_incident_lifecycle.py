@@ -276,3 +276,9 @@ def test_breach_of_acknowledge_target_is_computed_from_severity(settings):
     assert late.acknowledge_breached()  # P0: 15 minutes
     fresh = make_incident(severity_key="P0")
     assert not fresh.acknowledge_breached()
+
+
+def test_resolving_an_unacknowledged_incident_stamps_its_acknowledgement():
+    incident = lifecycle.incident_resolve(incident=make_incident())
+    assert incident.acknowledged_at == incident.resolved_at
+    assert not incident.acknowledge_breached()

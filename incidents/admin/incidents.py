@@ -41,6 +41,7 @@ from incidents.lifecycle import (
     incident_remove_responder,
     incident_reopen,
     incident_resolve,
+    incident_set_services,
     incident_set_severity,
     incident_transition,
     incident_update_details,
@@ -387,9 +388,7 @@ class IncidentAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        # Services have no domain function to change them yet, so they are shown, not edited.
         fields = [
-            "services",
             "detected_at",
             "acknowledged_at",
             "acknowledge_breached_at",
@@ -447,6 +446,8 @@ class IncidentAdmin(admin.ModelAdmin):
             incident_set_severity(incident=obj, severity=data["severity"], actor=request.user)
         if "commander" in changed:
             incident_assign_commander(incident=obj, commander=data["commander"], actor=request.user)
+        if "services" in changed:
+            incident_set_services(incident=obj, services=data["services"], actor=request.user)
 
     def response_add(self, request, obj, post_url_continue=None):
         # A new incident is worked at once: go to its page, not back to the list.
@@ -460,7 +461,7 @@ class IncidentAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(self._change_url(obj))
 
     def save_related(self, request, form, formsets, change):
-        # No form.save_m2m(): services were set by incident_create and are read-only after.
+        # No form.save_m2m(): services go through incident_create / incident_set_services.
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 
