@@ -12,6 +12,7 @@ from datetime import datetime
 
 from celery import current_app, current_task
 from django.db import transaction
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ def _background() -> ThreadPoolExecutor:
 
 
 def _send(name: str, args: list, eta: datetime | None) -> None:
+    if eta is not None and eta <= timezone.now():
+        eta = None  # due already: queue it plainly rather than as a timer
     try:
         current_app.send_task(name, args=args, eta=eta)
     except Exception:
