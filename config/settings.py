@@ -171,6 +171,12 @@ SPECTACULAR_SETTINGS = {
         "IncidentStatusEnum": "incidents.choices.IncidentStatus",
         "UpdateStatusEnum": "incidents.choices.UpdateStatus",
         "AlertStatusEnum": "incidents.models.alert.AlertStatus",
+        "NotificationStatusEnum": "incidents.models.notify.NotificationStatus",
+        "PostmortemStatusEnum": "postmortems.choices.PostmortemStatus",
+        "ActionItemStatusEnum": "postmortems.choices.ActionStatus",
+        "ActionItemPriorityEnum": "postmortems.choices.ActionPriority",
+        "IntegrationKindEnum": "incidents.models.alert.IntegrationKind",
+        "ContactKindEnum": "incidents.models.escalation.ContactKind",
     },
 }
 
