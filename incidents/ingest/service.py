@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from incidents.choices import OPEN_STATUSES, IncidentStatus, TimelineKind
@@ -62,26 +61,26 @@ def integration_admit(*, integration: Integration, events: int, now: datetime | 
 
 def _admit(integration: Integration, events: int, now: datetime) -> int:
     """One conditional UPDATE: PostgreSQL re-checks its WHERE on the latest row version when
-    requests race, so the window can never admit more than the limit."""
-    window = now.replace(second=0, microsecond=0)
-    admitted = (
-        Integration.objects.filter(pk=integration.pk)
-        .filter(
-            Q(rate_limit_per_minute=0)
-            | ~Q(rate_window_start=window)
-            | Q(rate_window_count__lt=F("rate_limit_per_minute"))
-        )
-        .update(
-            # Every SET expression sees the row as it was: a new window starts counting at 1.
-            rate_window_count=Case(
-                When(rate_window_start=window, then=F("rate_window_count") + 1),
-                default=Value(1),
-            ),
-            rate_window_start=window,
-            alert_count=F("alert_count") + events,
-            last_alert_at=now,
-        )
-    )
+    requests race, so a window never admits more than the limit. Written as SQL because this
+    runs on every request and the ORM's compilation of it cost a third of a repeat's CPU."""
+    window = connection.ops.adapt_datetimefield_value(now.replace(second=0, microsecond=0))
+    table = connection.ops.quote_name(Integration._meta.db_table)
+    sql = f"""
+        UPDATE {table} SET
+            rate_window_count = CASE WHEN rate_window_start = %s
+                                     THEN rate_window_count + 1 ELSE 1 END,
+            rate_window_start = %s,
+            alert_count = alert_count + %s,
+            last_alert_at = %s
+        WHERE id = %s
+          AND (rate_limit_per_minute = 0 OR rate_window_start IS NULL
+               OR rate_window_start <> %s OR rate_window_count < rate_limit_per_minute)
+    """
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        # Every SET expression sees the row as it was: a new window starts counting at 1.
+        cursor.execute(sql, [window, window, events, at, integration.pk, window])
+        admitted = cursor.rowcount
     return 0 if admitted else max(1, 60 - now.second)
 
 
