@@ -48,7 +48,8 @@ app.conf.beat_schedule["oncall-handoff-sweep"] = {
     "schedule": _HANDOFF_SECONDS,
     "options": {"expires": max(_HANDOFF_SECONDS, 1.0)},
 }
-app.conf.imports = (*app.conf.imports, "incidents.oncall_tasks")
+# Task modules outside an app's tasks.py, which autodiscover_tasks() would not find.
+app.conf.imports = (*app.conf.imports, "incidents.oncall_tasks", "incidents.statuspage.tasks")
 
 app.autodiscover_tasks()
 

@@ -182,7 +182,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery -------------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
 CELERY_FILESYSTEM_BROKER_DIR = BASE_DIR / "var" / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The embedded default: a broker that needs no server, for `make run` on a fresh machine.

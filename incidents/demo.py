@@ -15,6 +15,7 @@ from django.utils import timezone
 from incidents import lifecycle
 from incidents.defaults import ensure_default_severities
 from incidents.models import Incident, Service, Severity, StatusUpdate, TimelineEvent
+from incidents.scheduling import seed_demo_schedules
 
 PEOPLE = [
     # username, first, last, group
@@ -222,6 +223,7 @@ def seed_demo() -> None:
     ensure_default_severities(Severity)
     people = seed_people()
     services = seed_services(people)
+    seed_demo_schedules(people=people)
     seed_incidents(people, services)
     # Imported here: post-mortems build on incidents, not the other way round.
     from postmortems.demo import seed_postmortems
