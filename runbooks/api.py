@@ -47,7 +47,7 @@ class IncidentRunbooks(APIView):
         params = LimitInput(data=request.query_params)
         params.is_valid(raise_exception=True)
         incident = get_object_or_404(Incident, pk=pk)
-        matches = match_runbooks(incident)[: params.validated_data["limit"]]
+        matches = match_runbooks(incident, limit=params.validated_data["limit"])
         rows = [
             {"id": m.runbook.pk, "title": m.runbook.title, "url": m.url, "score": m.score}
             for m in matches

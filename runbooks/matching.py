@@ -9,14 +9,14 @@ the same data always gives the same answer.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
-from django.db.models import Prefetch
 
 from incidents.models import Alert, Incident
-from runbooks.models import DEFAULT_WEIGHTS, MatchKind, MatchRule, Runbook
+from runbooks.models import DEFAULT_WEIGHTS, MatchKind, MatchRule, Runbook, describe_rule
 
 
 @dataclass(frozen=True)
@@ -47,52 +47,62 @@ def _label_values(incident: Incident) -> dict[str, set[str]]:
     return values
 
 
-def _rule_holds(rule: MatchRule, labels, service_slugs, title: str) -> bool:
-    if rule.kind == MatchKind.LABEL_EQUALS:
-        return rule.value in labels.get(rule.key, ())
-    if rule.kind == MatchKind.LABEL_MATCHES:
+def _rule_holds(kind: str, key: str, value: str, labels, service_slugs, title: str) -> bool:
+    if kind == MatchKind.LABEL_EQUALS:
+        return value in labels.get(key, ())
+    if kind == MatchKind.LABEL_MATCHES:
         # Anchored, as Alertmanager's =~ is.
-        pattern = _regex(rule.value)
-        return pattern is not None and any(pattern.fullmatch(v) for v in labels.get(rule.key, ()))
-    if rule.kind == MatchKind.SERVICE:
-        return rule.value in service_slugs
-    if rule.kind == MatchKind.TITLE_KEYWORD:
-        return rule.value.strip().casefold() in title
+        pattern = _regex(value)
+        return pattern is not None and any(pattern.fullmatch(v) for v in labels.get(key, ()))
+    if kind == MatchKind.SERVICE:
+        return value in service_slugs
+    if kind == MatchKind.TITLE_KEYWORD:
+        return value.strip().casefold() in title
     return False
 
 
-def match_runbooks(incident: Incident) -> list[Match]:
-    """Every runbook that fits, best first. Five queries whatever the number of runbooks."""
+def match_runbooks(incident: Incident, limit: int | None = None) -> list[Match]:
+    """The runbooks that fit (the best `limit`, or all), best first.
+
+    Six queries whatever the number of runbooks. Rules are read as plain tuples and only the
+    runbooks returned become model instances, so a catalogue of thousands stays cheap
+    (bench/runbooks_matching.py).
+    """
     labels = _label_values(incident)
-    services = {s.pk: s.slug for s in incident.services.all()}
+    services = dict(incident.services.values_list("pk", "slug"))
     slugs = set(services.values())
     title = incident.title.casefold()
-    service_weight = DEFAULT_WEIGHTS[MatchKind.SERVICE]
-    matches = []
-    runbooks = Runbook.objects.prefetch_related(
-        Prefetch("rules", queryset=MatchRule.objects.order_by("kind", "key", "value", "id")),
-        "services",
+    scores: dict[int, int] = defaultdict(int)
+    reasons: dict[int, list[str]] = defaultdict(list)
+    rules = MatchRule.objects.order_by("runbook_id", "kind", "key", "value", "id").values_list(
+        "runbook_id", "kind", "key", "value", "weight"
     )
-    for runbook in runbooks:
-        score, reasons = 0, []
-        for rule in runbook.rules.all():
-            if _rule_holds(rule, labels, slugs, title):
-                score += rule.weight
-                reasons.append(str(rule))
-        for service in runbook.services.all():
-            if service.pk in services:
-                score += service_weight
-                reasons.append(f"service {service.slug}")
-        if score > 0:
-            matches.append(Match(runbook, score, tuple(reasons)))
-    matches.sort(key=lambda m: (-m.score, m.runbook.title.casefold(), m.runbook.pk))
-    return matches
+    for runbook_id, kind, key, value, weight in rules:
+        if _rule_holds(kind, key, value, labels, slugs, title):
+            scores[runbook_id] += weight
+            reasons[runbook_id].append(describe_rule(kind, key, value))
+    shared = (
+        Runbook.services.through.objects.filter(service_id__in=services)
+        .order_by("runbook_id", "service_id")
+        .values_list("runbook_id", "service_id")
+    )
+    for runbook_id, service_id in shared:
+        scores[runbook_id] += DEFAULT_WEIGHTS[MatchKind.SERVICE]
+        reasons[runbook_id].append(f"service {services[service_id]}")
+    scored = [pk for pk, score in scores.items() if score > 0]
+    if not scored:
+        return []
+    # Rank on (id, title) rows; build model instances only for the ones asked for.
+    titles = dict(Runbook.objects.filter(pk__in=scored).values_list("pk", "title"))
+    ranked = sorted(titles, key=lambda pk: (-scores[pk], titles[pk].casefold(), pk))[:limit]
+    runbooks = Runbook.objects.in_bulk(ranked)
+    return [Match(runbooks[pk], scores[pk], tuple(reasons[pk])) for pk in ranked if pk in runbooks]
 
 
 def runbooks_for_incident(incident: Incident, limit: int = 3) -> list[Runbook]:
     """The best `limit` runbooks for the incident, best first (each carries `.match_score`)."""
     best = []
-    for match in match_runbooks(incident)[:limit]:
+    for match in match_runbooks(incident, limit=limit):
         match.runbook.match_score = match.score
         match.runbook.match_reasons = match.reasons
         best.append(match.runbook)

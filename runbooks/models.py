@@ -131,6 +131,14 @@ DEFAULT_WEIGHTS = {
 LABEL_KINDS = (MatchKind.LABEL_EQUALS, MatchKind.LABEL_MATCHES)
 
 
+def describe_rule(kind: str, key: str, value: str) -> str:
+    """How a rule reads where people see why a runbook was suggested."""
+    if kind in LABEL_KINDS:
+        op = "=" if kind == MatchKind.LABEL_EQUALS else "=~"
+        return f"{key}{op}{value}"
+    return f"{MatchKind(kind).label.lower()} “{value}”"
+
+
 class MatchRule(models.Model):
     """One reason to suggest a runbook. A runbook's score for an incident is its rules' weights."""
 
@@ -152,10 +160,7 @@ class MatchRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        if self.kind in LABEL_KINDS:
-            op = "=" if self.kind == MatchKind.LABEL_EQUALS else "=~"
-            return f"{self.key}{op}{self.value}"
-        return f"{self.get_kind_display()} {self.value}"
+        return describe_rule(self.kind, self.key, self.value)
 
     def clean(self):
         if self.kind in LABEL_KINDS and not self.key:

@@ -130,7 +130,7 @@ def test_matching_runs_a_fixed_number_of_queries(db, service, count, django_asse
         )
     incident = make_incident(services=[service])
 
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         found = runbooks_for_incident(incident)
 
     assert len(found) == 3
