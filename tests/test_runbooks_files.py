@@ -294,3 +294,36 @@ def test_a_file_that_is_not_utf8_names_the_file(db, tmp_path):
 
     with pytest.raises(CommandError, match=rf"^{bad}: not UTF-8 text"):
         run("import_runbooks", str(bad))
+
+
+def test_a_later_file_with_an_unknown_service_rolls_back_the_whole_import(catalogue, tmp_path):
+    write(tmp_path, "a.md", POOL)
+    write(tmp_path, "b.md", "---\ntitle: Other\nservices: [nope]\n---\n")
+
+    with pytest.raises(CommandError, match=r"b\.md:3: Unknown service slug: nope\."):
+        run("import_runbooks", str(tmp_path))
+
+    assert not Runbook.objects.exists()
+    assert not RunbookRevision.objects.exists()
+
+
+def test_demo_runbooks_are_suggested_for_the_demo_scenarios(db):
+    from incidents.demo import seed_people, seed_services
+    from runbooks.matching import runbooks_for_incident
+    from tests.factories import make_incident
+
+    services = seed_services(seed_people())
+    seed_runbooks()
+    pool = make_incident(
+        title="Database connection pool exhausted", services=[services["database"], services["api"]]
+    )
+    worker = make_incident(
+        title="Worker stopped processing jobs (queue backing up)", services=[services["workers"]]
+    )
+    webhook = make_incident(
+        title="Stripe webhook failing with 401", services=[services["payments"]]
+    )
+
+    assert runbooks_for_incident(pool)[0].title == "Database connection pool exhausted"
+    assert runbooks_for_incident(worker)[0].title == "Background worker stuck"
+    assert runbooks_for_incident(webhook)[0].title == "Payment webhooks failing"
