@@ -26,12 +26,20 @@ def status_update_template(*, incident: Incident, status: str, public: bool) -> 
     status = UpdateStatus(status)
     cadence = incident.severity.update_every
     now = timezone.now()
-    services = ", ".join(s.name for s in incident.services.all())
+    # Customers read public names of public services only; staff read the internal names.
+    if public:
+        services = ", ".join(s.display_name for s in incident.services.all() if s.is_public)
+    else:
+        services = ", ".join(s.name for s in incident.services.all())
     context = {
         "incident": incident,
         "public": public,
-        "what": f"problems with {services}" if services else incident.title.lower(),
+        "what": f"problems with {services}" if services else _neutral_what(public, incident),
         "next_update": now + cadence if cadence and status != UpdateStatus.RESOLVED else None,
         "duration": humanize_duration(incident.age(now)),
     }
     return render_to_string(f"messages/updates/{status}.txt", context).strip()
+
+
+def _neutral_what(public: bool, incident: Incident) -> str:
+    return "problems with our service" if public else incident.title.lower()

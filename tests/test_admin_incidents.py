@@ -537,7 +537,12 @@ def test_post_update_page_is_prefilled_from_the_template(client, responder, inci
 def test_posting_an_update_records_it_and_moves_the_incident(client, responder, incident):
     response = client_as(client, responder).post(
         post_update_url(incident),
-        {"status": "identified", "public": "on", "message": "Bad deploy found, rolling back."},
+        {
+            "status": "identified",
+            "public": "on",
+            "message": "Bad deploy found, rolling back.",
+            "confirmed": "on",
+        },
         follow=True,
     )
     assert f"Posted a public update on {incident.reference} (Identified)." in texts(response)
@@ -664,3 +669,46 @@ def test_changing_services_on_the_change_page_goes_through_the_domain(client, ma
     event = incident.timeline.get(kind=TimelineKind.FIELD, actor=manager)
     assert event.before == {"services": ["checkout"]}
     assert event.after == {"services": ["api", "checkout"]}
+
+
+def test_a_public_update_is_previewed_then_published_on_confirmation(client, responder):
+    checkout = ServiceFactory(name="Checkout", slug="checkout", is_public=True)
+    incident = make_incident(title="pgbouncer pool exhausted", services=[checkout])
+    client_as(client, responder)
+    typed = {
+        "status": "investigating",
+        "public": "on",
+        "public_title": "Orders failing at checkout",
+        "message": "Some orders fail. We are investigating.",
+    }
+    preview = client.post(post_update_url(incident), typed)
+    assert preview.status_code == 200
+    html = preview.content.decode()
+    assert "Check the public update before it goes out" in html
+    assert "Orders failing at checkout" in html and "affects Checkout" in html
+    assert not StatusUpdate.objects.exists()
+
+    back = client.post(post_update_url(incident), {**typed, "edit": "Back to editing"})
+    assert back.context["form"]["message"].value() == typed["message"]
+    assert not StatusUpdate.objects.exists()
+
+    client.post(post_update_url(incident), {**typed, "confirmed": "on"})
+    update = StatusUpdate.objects.get()
+    assert update.public and update.message == typed["message"]
+    incident.refresh_from_db()
+    assert incident.public_title == "Orders failing at checkout"
+
+
+def test_preview_warns_when_no_public_service_is_affected(client, responder, incident):
+    client_as(client, responder)
+    preview = client.post(
+        post_update_url(incident), {"status": "investigating", "public": "on", "message": "Hi"}
+    )
+    assert "customers will not see this update" in preview.content.decode()
+
+
+def test_an_internal_update_posts_without_preview(client, responder, incident):
+    client_as(client, responder).post(
+        post_update_url(incident), {"status": "investigating", "message": "Internal note"}
+    )
+    assert StatusUpdate.objects.get().public is False

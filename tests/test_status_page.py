@@ -284,3 +284,17 @@ def test_public_title_only_with_public_update(checkout):
     incident = make_incident(services=[checkout])
     with pytest.raises(DomainError):
         lifecycle.status_update_post(incident=incident, message="x", public_title="Oops")
+
+
+def test_public_update_template_names_public_services_only(checkout, internal_service):
+    from incidents.messages import status_update_template
+
+    checkout.public_name = "Online shop"
+    checkout.save()
+    incident = make_incident(title="pgbouncer OOM", services=[checkout, internal_service])
+    public = status_update_template(incident=incident, status="investigating", public=True)
+    assert "Online shop" in public
+    assert "Build farm" not in public and "pgbouncer" not in public
+    hidden = make_incident(title="pgbouncer OOM", services=[internal_service])
+    text = status_update_template(incident=hidden, status="identified", public=True)
+    assert "pgbouncer" not in text and "Build farm" not in text

@@ -30,4 +30,12 @@ class PostUpdateForm(forms.Form):
     public = forms.BooleanField(
         required=False, help_text="Public updates appear on the status page for customers."
     )
+    public_title = forms.CharField(
+        required=False,
+        max_length=255,
+        help_text="Public updates only: the incident's title on the status page. Left empty, "
+        "customers see a neutral title; the internal title is never shown to them.",
+    )
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 14, "cols": 90}))
+    # A public update is shown as customers will see it, then published on confirmation.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)

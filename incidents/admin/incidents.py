@@ -601,33 +601,55 @@ class IncidentAdmin(admin.ModelAdmin):
         self.message_user(request, f"You command {incident.reference}.", messages.SUCCESS)
         return HttpResponseRedirect(self._change_url(incident))
 
+    def _public_preview(self, incident, data) -> dict:
+        """What the status page will show once this update is published."""
+        from incidents.statuspage.selectors import public_title
+
+        services = list(incident.services.filter(is_public=True))
+        incident.public_services = services
+        shown = Incident(public_title=data["public_title"] or incident.public_title)
+        shown.public_services = services
+        return {
+            "title": public_title(shown),
+            "status": UpdateStatus(data["status"]).label,
+            "message": data["message"],
+            "services": services,
+        }
+
     def post_update_view(self, request, object_id):
         incident = self._get_incident(request, object_id)
         if not request.user.has_perm("incidents.add_statusupdate"):
             raise PermissionDenied
+        preview = None
         if request.method == "POST":
             form = PostUpdateForm(request.POST)
-            if form.is_valid():
+            if form.is_valid() and "edit" not in request.POST:
                 data = form.cleaned_data
-                try:
-                    update = status_update_post(
-                        incident=incident,
-                        message=data["message"],
-                        status=data["status"],
-                        public=data["public"],
-                        actor=request.user,
-                    )
-                except DomainError as error:
-                    form.add_error(error.field if error.field in form.fields else None, str(error))
+                if data["public"] and not data["confirmed"]:
+                    preview = self._public_preview(incident, data)
                 else:
-                    audience = "a public" if update.public else "an internal"
-                    self.message_user(
-                        request,
-                        f"Posted {audience} update on {incident.reference} "
-                        f"({update.get_status_display()}).",
-                        messages.SUCCESS,
-                    )
-                    return HttpResponseRedirect(self._change_url(incident))
+                    try:
+                        update = status_update_post(
+                            incident=incident,
+                            message=data["message"],
+                            status=data["status"],
+                            public=data["public"],
+                            public_title=data["public_title"] if data["public"] else None,
+                            actor=request.user,
+                        )
+                    except DomainError as error:
+                        form.add_error(
+                            error.field if error.field in form.fields else None, str(error)
+                        )
+                    else:
+                        audience = "a public" if update.public else "an internal"
+                        self.message_user(
+                            request,
+                            f"Posted {audience} update on {incident.reference} "
+                            f"({update.get_status_display()}).",
+                            messages.SUCCESS,
+                        )
+                        return HttpResponseRedirect(self._change_url(incident))
         else:
             status = request.GET.get("status")
             if status not in UpdateStatus.values:
@@ -637,6 +659,7 @@ class IncidentAdmin(admin.ModelAdmin):
                 initial={
                     "status": status,
                     "public": public,
+                    "public_title": incident.public_title,
                     "message": status_update_template(
                         incident=incident, status=status, public=public
                     ),
@@ -655,6 +678,7 @@ class IncidentAdmin(admin.ModelAdmin):
             "original": incident,
             "form": form,
             "templates": templates,
+            "preview": preview,
             "change_url": self._change_url(incident),
             "media": self.media + form.media,
         }
