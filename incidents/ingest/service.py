@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from incidents.choices import OPEN_STATUSES, IncidentStatus, TimelineKind
+from incidents.choices import IncidentStatus, TimelineKind
 from incidents.ingest.events import ACKNOWLEDGE, RESOLVE, TRIGGER, AlertEvent
 from incidents.lifecycle import (
     incident_acknowledge,
@@ -162,17 +162,16 @@ class _Ingest:
     def _incident_for(self, event: AlertEvent, alert_id: int) -> Incident:
         """The open incident of the alert's group (or earlier alerts of its key), else a new one."""
         severity = self.severity_for(event.severity)
-        earlier = Alert.objects.filter(
-            integration=self.integration, incident__status__in=OPEN_STATUSES
-        ).exclude(pk=alert_id)
-        if event.group_key:
-            earlier = earlier.filter(group_key=event.group_key)
-        else:
-            earlier = earlier.filter(dedup_key=event.dedup_key)
-        incident_id = earlier.order_by("-id").values_list("incident_id", flat=True).first()
-        if incident_id:
-            incident = Incident.objects.select_related("severity").get(pk=incident_id)
-            if severity.rank < incident.severity.rank:
+        found = _open_incident_of(
+            integration_id=self.integration.pk,
+            exclude_alert_id=alert_id,
+            group_key=event.group_key,
+            dedup_key=event.dedup_key,
+        )
+        if found:
+            incident_id, rank = found
+            incident = Incident(pk=incident_id)  # the lifecycle functions lock it by pk
+            if severity.rank < rank:
                 incident = incident_set_severity(incident=incident, severity=severity, via=self.via)
             return incident
         service = self.integration.service
@@ -271,6 +270,31 @@ class _Ingest:
 
 def _alert_facts(alert_id: int, alert, status: str) -> dict:
     return {"alert": alert_id, "dedup_key": alert.dedup_key, "status": status}
+
+
+def _open_incident_of(
+    *, integration_id: int, exclude_alert_id: int, group_key: str, dedup_key: str
+) -> tuple[int, int] | None:
+    """(id, severity rank) of the open incident of the newest other alert of the same group
+    (or, without a group, the same key), if any. Plain SQL: it runs for every new alert."""
+    alert = connection.ops.quote_name(Alert._meta.db_table)
+    incident = connection.ops.quote_name(Incident._meta.db_table)
+    severity = connection.ops.quote_name(Severity._meta.db_table)
+    column = "group_key" if group_key else "dedup_key"
+    sql = f"""
+        SELECT i.id, s.rank FROM {alert} a
+        JOIN {incident} i ON i.id = a.incident_id
+        JOIN {severity} s ON s.id = i.severity_id
+        WHERE a.integration_id = %s AND a.{column} = %s AND a.id <> %s AND i.status <> %s
+        ORDER BY a.id DESC LIMIT 1
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [integration_id, group_key or dedup_key, exclude_alert_id, IncidentStatus.RESOLVED],
+        )
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else None
 
 
 def _upsert_firing(
