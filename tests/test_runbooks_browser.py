@@ -60,8 +60,10 @@ def test_responder_works_a_runbook_from_the_incident_page(live_server, browser):
     browser.find_elements(By.CSS_SELECTOR, "input.rb-step__note")[1].send_keys("12 sessions killed")
     browser.find_element(By.CSS_SELECTOR, ".rb-actions input[type=submit]").click()
 
-    message = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "ul.messagelist li")))
-    assert message.text == "Checked 2 steps."
+    # The page before the submit already has a message ("… is running"): wait for the new one.
+    wait.until(
+        EC.text_to_be_present_in_element((By.CSS_SELECTOR, "ul.messagelist"), "Checked 2 steps.")
+    )
     assert browser.find_element(By.CSS_SELECTOR, ".rb-run-head .rb-progress__text").text == "2/3"
     assert "12 sessions killed" in browser.find_element(By.CSS_SELECTOR, "ol.rb-checklist").text
     save_screenshot(browser, "runbooks-checklist")
