@@ -605,41 +605,53 @@ def deadline_pending(deadline_id: int, version: int) -> datetime | None:
 # --- the sweep ---------------------------------------------------------------------------------
 
 
-def escalation_sweep(*, budget_seconds: float = 20.0, batch: int = 1000) -> dict[str, int]:
-    """Fire every due step, severity timer and notification, whatever happened to their tasks.
-
-    Each row is taken with `SELECT … FOR UPDATE SKIP LOCKED`, so sweeps on several workers and
-    the ETA tasks share the work without waiting on each other or doing anything twice.
-    """
-    started = timezone.now()
-    stop_at = started + timedelta(seconds=budget_seconds)
-    counts = {"steps": 0, "deadlines": 0, "notifications": 0}
-
-    def time_left() -> bool:
-        return timezone.now() < stop_at
-
-    failed: set[int] = set()
-    while counts["steps"] < batch and time_left():
-        fired = escalation_fire_due(limit=min(100, batch - counts["steps"]), failed=failed)
-        counts["steps"] += fired
-        if not fired:
-            break
-    while counts["deadlines"] < batch and time_left():
-        now = timezone.now()
-        due = (
-            IncidentDeadline.objects.filter(done_at__isnull=True, due_at__lte=now)
+def escalation_fire_due_deadlines(*, limit: int = 20, failed: set[int] | None = None) -> int:
+    """Fire up to `limit` due severity timers nobody else holds (SKIP LOCKED), each once."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            IncidentDeadline.objects.select_for_update(skip_locked=True)
+            .filter(done_at__isnull=True, due_at__lte=now)
+            .exclude(pk__in=failed or ())
             .order_by("due_at")
-            .values_list("pk", flat=True)
-            .first()
+            .values_list("pk", flat=True)[:limit]
         )
-        if due is None or not escalation_fire_deadline(deadline_id=due, now=now):
+        for pk in ids:
+            try:
+                escalation_fire_deadline(deadline_id=pk, now=now)
+            except Exception:
+                logger.exception("Could not fire deadline %s", pk)
+                if failed is not None:
+                    failed.add(pk)
+    return len(ids)
+
+
+def escalation_sweep(*, budget_seconds: float = 20.0, grace_seconds: float = 2.0) -> dict[str, int]:
+    """Fire every due step and severity timer, and send the notifications whose task is late,
+    whatever happened to their tasks.
+
+    Rows are taken with `SELECT … FOR UPDATE SKIP LOCKED`, so sweeps on several workers and the
+    ETA tasks share the work without waiting on each other or doing anything twice. Steps go
+    first and are looked at again between small batches of deliveries, so a backlog of slow
+    webhooks never holds a page back. Notifications are only swept once `grace_seconds` late:
+    until then their own task is on its way.
+    """
+    stop_at = timezone.now() + timedelta(seconds=budget_seconds)
+    counts = {"steps": 0, "deadlines": 0, "notifications": 0}
+    failed_steps: set[int] = set()
+    failed_deadlines: set[int] = set()
+    while timezone.now() < stop_at:
+        steps = escalation_fire_due(limit=100, failed=failed_steps)
+        deadlines = escalation_fire_due_deadlines(limit=20, failed=failed_deadlines)
+        sent = 0
+        late = timezone.now() - timedelta(seconds=grace_seconds)
+        while sent < 10 and notify.notification_deliver_next(late) is not None:
+            sent += 1
+        counts["steps"] += steps
+        counts["deadlines"] += deadlines
+        counts["notifications"] += sent
+        if not (steps or deadlines or sent):
             break
-        counts["deadlines"] += 1
-    while counts["notifications"] < batch and time_left():
-        outcome = notify.notification_deliver_next()
-        if outcome is None:
-            break
-        counts["notifications"] += 1
     return counts
 
 

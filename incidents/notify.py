@@ -397,14 +397,15 @@ def notification_deliver(*, notification_id: int, now: datetime | None = None) -
         return _deliver_locked(notification, now)
 
 
-def notification_deliver_next(now: datetime | None = None) -> str | None:
-    """Deliver the most overdue queued notification nobody else holds (the sweep's step)."""
-    now = now or timezone.now()
+def notification_deliver_next(due_before: datetime | None = None) -> str | None:
+    """Deliver the most overdue queued notification nobody else holds (due before
+    `due_before`, default now): the sweep's unit of delivery."""
+    now = timezone.now()
     with transaction.atomic():
         notification = (
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("incident", "incident__severity")
-            .due(now)
+            .due(due_before or now)
             .order_by("due_at")
             .first()
         )

@@ -37,8 +37,10 @@ def escalation_deadline(deadline_id: int, version: int) -> None:
 
 @shared_task(ignore_result=True)
 def escalation_sweep() -> dict:
-    budget = max(float(settings.TOCSIN_TIMER_SWEEP_SECONDS) * 4, 10.0)
-    return escalation.escalation_sweep(budget_seconds=budget)
+    interval = float(settings.TOCSIN_TIMER_SWEEP_SECONDS)
+    return escalation.escalation_sweep(
+        budget_seconds=max(interval * 4, 10.0), grace_seconds=max(interval * 2, 2.0)
+    )
 
 
 @shared_task(ignore_result=True)
