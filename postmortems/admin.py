@@ -134,7 +134,7 @@ class PostmortemAdmin(admin.ModelAdmin):
     list_select_related = ["incident__severity", "author"]
     search_fields = ["incident__title", "summary", "root_cause"]
     date_hierarchy = "created_at"
-    autocomplete_fields = ["author", "reviewers"]
+    autocomplete_fields = ["incident", "author", "reviewers"]
     readonly_fields = [
         "incident",
         "status",
@@ -170,9 +170,31 @@ class PostmortemAdmin(admin.ModelAdmin):
         )
         return super().get_queryset(request).annotate(open_actions=open_items)
 
-    def has_add_permission(self, request):
-        # A post-mortem belongs to an incident: it is started from there (see start_view).
-        return False
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "timeline" and field is not None:
+            field.widget.attrs.update(rows=16, cols=100)  # a whole incident, one line per event
+        return field
+
+    # --- adding: pick the incident, the domain drafts the rest --------------------------------
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ["incident"]})]
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else super().get_readonly_fields(request, obj)
+
+    def get_inlines(self, request, obj):
+        return [] if obj is None else super().get_inlines(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        # Starting one drafts it from the incident, as on resolve (timeline, due date, author).
+        postmortem, _ = services.postmortem_draft(incident=obj.incident, actor=request.user)
+        obj.pk = postmortem.pk
 
     @admin.display(description="Incident", ordering="incident__number")
     def incident_ref(self, obj):

@@ -176,3 +176,21 @@ def test_add_and_change_pages_of_action_items_and_categories(admin_client, postm
     assert admin_client.get("/admin/postmortems/actionitem/add/").status_code == 200
     assert admin_client.get("/admin/postmortems/rootcausecategory/").status_code == 200
     assert admin_client.get("/admin/postmortems/rootcausecategory/add/").status_code == 200
+
+
+def test_add_page_starts_a_postmortem_for_the_chosen_incident(admin_client, service):
+    incident = make_incident(title="Image uploads failing", severity_key="P2", services=[service])
+    lifecycle.incident_resolve(incident=incident)
+    assert admin_client.get("/admin/postmortems/postmortem/add/").status_code == 200
+    answer = admin_client.post(
+        "/admin/postmortems/postmortem/add/", {"incident": incident.pk, "_continue": "1"}
+    )
+    postmortem = Postmortem.objects.get(incident=incident)
+    assert answer.status_code == 302
+    assert answer["Location"].endswith(f"/admin/postmortems/postmortem/{postmortem.pk}/change/")
+    assert postmortem.due_at is not None  # drafted by the domain: P2's 7 days from resolution
+    assert TimelineEvent.objects.filter(incident=incident, kind="postmortem").count() == 1
+
+    again = admin_client.post("/admin/postmortems/postmortem/add/", {"incident": incident.pk})
+    assert again.status_code == 200  # the form refuses a second one
+    assert Postmortem.objects.filter(incident=incident).count() == 1
