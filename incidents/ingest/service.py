@@ -52,6 +52,8 @@ def integration_admit(*, integration: Integration, events: int, now: datetime | 
     request of the integration updates) is locked only for a moment.
     """
     now = now or timezone.now()
+    if connection.in_atomic_block:
+        return _admit(integration, events, now)
     with transaction.atomic():
         # A counter, not an alert: losing its last increments in a crash is harmless, and
         # not waiting for the WAL flush keeps this hot row's lock short.
@@ -84,6 +86,12 @@ def _admit(integration: Integration, events: int, now: datetime) -> int:
     return 0 if admitted else max(1, 60 - now.second)
 
 
+def _commit_waiting_for_flush() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO ON")
+
+
 def _commit_without_waiting_for_flush() -> None:
     """Let this transaction's COMMIT return before its WAL reaches disk (PostgreSQL only).
 
@@ -104,12 +112,18 @@ def alert_ingest(*, integration: Integration, events: Iterable[AlertEvent]) -> I
     ordered = sorted(map(_without_nul, events), key=lambda e: (e.dedup_key, e.alert_id or 0))
     for attempt in range(1, _ATTEMPTS + 1):
         try:
+            # Only a transaction of our own may relax durability; inside a caller's, never.
+            own = not connection.in_atomic_block
             with transaction.atomic():
-                outcome = _Ingest(integration).run(ordered)
-                if not (outcome.opened or outcome.resolved or outcome.acknowledged):
-                    # Only repeats: the alert they count is already durable; a crash could
-                    # forget the latest counts and last-seen times, nothing else.
+                if own:
+                    # Set before the first write, so a repeat holds its alert row's lock for
+                    # one statement and the commit only; durable writes turn it back on.
                     _commit_without_waiting_for_flush()
+                outcome = _Ingest(integration).run(ordered)
+                if own and (outcome.opened or outcome.resolved or outcome.acknowledged):
+                    # A first sighting, resolve or acknowledgement: the 202 promises it is on
+                    # disk. Only pure repeats (counts, last-seen) may be lost in a crash.
+                    _commit_waiting_for_flush()
                 return outcome
         except OperationalError as exc:
             sqlstate = getattr(exc.__cause__, "sqlstate", None)
