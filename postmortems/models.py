@@ -89,6 +89,8 @@ class Postmortem(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = "post-mortem"
+        verbose_name_plural = "post-mortems"
         permissions = [("publish_postmortem", "Can publish post-mortems")]
         constraints = [
             models.CheckConstraint(
