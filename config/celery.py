@@ -20,13 +20,14 @@ app.conf.task_routes = {
 }
 app.conf.beat_schedule = {}
 # Escalation steps, severity timers and notifications are rows with deadlines; this sweep fires
-# whatever an ETA task missed (lost message, killed worker, flushed Redis). Expiring at the
-# interval keeps a backlog of sweeps from piling up behind a slow one.
+# whatever an ETA task missed (lost message, killed worker, flushed Redis). It goes through the
+# default queue so a backlog of deliveries on `paging` cannot hold it back, and expires after a
+# few intervals so sweeps never pile up behind a slow one.
 _SWEEP_SECONDS = float(os.environ.get("TOCSIN_TIMER_SWEEP_SECONDS", "5"))
 app.conf.beat_schedule["escalation-sweep"] = {
     "task": "incidents.tasks.escalation_sweep",
     "schedule": _SWEEP_SECONDS,
-    "options": {"expires": max(_SWEEP_SECONDS, 1.0)},
+    "options": {"queue": "default", "expires": max(_SWEEP_SECONDS * 5, 5.0)},
 }
 
 # Overdue post-mortems and action items: one reminder a day, in the morning (UTC).
