@@ -24,10 +24,12 @@ run: install
 	@echo "Tocsin: http://127.0.0.1:8000/admin/  (Ctrl-C stops the web app, the worker and beat)"
 	PYTHONUNBUFFERED=1 $(BIN)/honcho --procfile Procfile start
 
+# Two pytest processes (this machine has two cores); real-worker tests stay in one of them.
+PYTEST_WORKERS ?= 2
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 lint: install
 	$(BIN)/ruff check .

@@ -53,13 +53,17 @@ def _plain_static_storage(settings):
 
 
 def pytest_collection_modifyitems(items):
-    """Give every transactional test a serialized rollback.
+    """Keep real-worker tests together, and give every transactional test a serialized rollback.
 
     A transactional test ends by flushing every table, which would also wipe the rows that
     data migrations seed (severities, staff groups, root-cause categories) for the tests
     after it. With a serialized rollback Django reloads them at the start of each such test.
     """
     for item in items:
+        # Tests that run a real Celery worker share one Redis database (and flush it): under
+        # pytest-xdist they all go to the same process, one after another.
+        if item.get_closest_marker("worker"):
+            item.add_marker(pytest.mark.xdist_group("celery-worker"))
         marker = item.get_closest_marker("django_db")
         fixtures = set(getattr(item, "fixturenames", ()))
         if marker is not None:
