@@ -1,6 +1,6 @@
 """Escalation timer benchmark: 5,000 incidents whose next step falls due within a minute, fired by
 two real Celery workers (and beat) on Redis and PostgreSQL. Prints the lateness of each step
-(fired at − due at: p50, p99, max) and the duplicates (steps fired more than once; must be 0).
+(fired at - due at: p50, p99, max) and the duplicates (steps fired more than once; must be 0).
 
     DATABASE_URL=postgres://… REDIS_URL=redis://…/N .venv/bin/python bench/escalation.py \
         [--incidents 5000] [--window 60] [--mode eta|sweep]
@@ -71,6 +71,7 @@ def clean() -> None:
 
 def setup_policy():
     from django.contrib.auth import get_user_model
+
     from incidents.scheduling import RotationInput, schedule_create
 
     user = get_user_model().objects.create(username="bench-oncall", email="oncall@example.com")
@@ -145,7 +146,9 @@ def spawn(args: list[str], log: Path) -> subprocess.Popen:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--incidents", type=int, default=5000)
-    parser.add_argument("--window", type=float, default=60.0, help="seconds over which steps fall due")
+    parser.add_argument(
+        "--window", type=float, default=60.0, help="seconds over which steps fall due"
+    )
     parser.add_argument("--lead", type=float, default=15.0, help="seconds before the first is due")
     parser.add_argument("--mode", choices=["eta", "sweep"], default="eta")
     parser.add_argument("--concurrency", type=int, default=2, help="processes/threads per worker")
@@ -161,12 +164,27 @@ def main() -> None:
     clean()
     policy = setup_policy()
 
-    processes = [spawn(["beat", "-l", "warning", "-s", str(logs / "beat-schedule")], logs / "beat.log")]
+    processes = [
+        spawn(["beat", "-l", "warning", "-s", str(logs / "beat-schedule")], logs / "beat.log")
+    ]
     for n in (1, 2):
         processes.append(
             spawn(
-                ["worker", "-Q", "default,paging", "-P", options.pool, "-c", str(options.concurrency),
-                 "-l", "info", "--without-gossip", "--without-mingle", "-n", f"bench{n}@%h"],
+                [
+                    "worker",
+                    "-Q",
+                    "default,paging",
+                    "-P",
+                    options.pool,
+                    "-c",
+                    str(options.concurrency),
+                    "-l",
+                    "info",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "-n",
+                    f"bench{n}@%h",
+                ],
                 logs / f"worker{n}.log",
             )
         )
@@ -196,7 +214,9 @@ def main() -> None:
         deadline = time.monotonic() + options.lead + options.window + 120
         ids = list(due)
         while time.monotonic() < deadline:
-            pending = IncidentEscalation.objects.filter(pk__in=ids, last_fired_at__isnull=True).count()
+            pending = IncidentEscalation.objects.filter(
+                pk__in=ids, last_fired_at__isnull=True
+            ).count()
             if not pending:
                 break
             time.sleep(1)
@@ -230,12 +250,7 @@ def main() -> None:
     print(f"steps fired: {len(lateness)} / {len(due)} (never fired: {unfired})")
     if lateness:
         print(
-            "lateness (s): p50 {:.3f}  p99 {:.3f}  max {:.3f}  mean {:.3f}".format(
-                percentile(lateness, 0.50),
-                percentile(lateness, 0.99),
-                max(lateness),
-                statistics.fmean(lateness),
-            )
+            f"lateness (s): p50 {percentile(lateness, 0.50):.3f}  p99 {percentile(lateness, 0.99):.3f}  max {max(lateness):.3f}  mean {statistics.fmean(lateness):.3f}"
         )
     print(f"duplicates: {duplicates}")
     clean()

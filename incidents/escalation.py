@@ -75,17 +75,23 @@ def policy_for(incident: Incident) -> EscalationPolicy | None:
 def policy_snapshot(policy: EscalationPolicy) -> dict:
     """The policy as plain JSON: what a running escalation follows, whatever edits come later."""
     steps = []
-    for step in policy.steps.prefetch_related("targets__schedule", "targets__user", "targets__channel"):
+    for step in policy.steps.prefetch_related(
+        "targets__schedule", "targets__user", "targets__channel"
+    ):
         targets = []
         for target in step.targets.all():
             if target.type == TargetType.SCHEDULE:
-                targets.append({"type": "schedule", "id": target.schedule_id, "name": target.schedule.name})
+                targets.append(
+                    {"type": "schedule", "id": target.schedule_id, "name": target.schedule.name}
+                )
             elif target.type == TargetType.USER:
                 targets.append(
                     {"type": "user", "id": target.user_id, "username": target.user.get_username()}
                 )
             else:
-                targets.append({"type": "channel", "id": target.channel_id, "name": target.channel.name})
+                targets.append(
+                    {"type": "channel", "id": target.channel_id, "name": target.channel.name}
+                )
         steps.append({"delay": step.delay.total_seconds(), "targets": targets})
     return {
         "policy": policy.pk,
@@ -101,9 +107,7 @@ def policy_snapshot(policy: EscalationPolicy) -> dict:
 
 def _publish_fire(escalation: IncidentEscalation) -> None:
     if escalation.state == EscalationState.ACTIVE and escalation.next_at is not None:
-        timers.publish_on_commit(
-            FIRE_TASK, [escalation.pk, escalation.version], escalation.next_at
-        )
+        timers.publish_on_commit(FIRE_TASK, [escalation.pk, escalation.version], escalation.next_at)
 
 
 def _publish_deadline(deadline: IncidentDeadline) -> None:
@@ -115,7 +119,9 @@ def _start_deadlines(incident: Incident) -> None:
     severity = incident.severity
     wanted = []
     if incident.status == IncidentStatus.TRIGGERED:
-        wanted.append((DeadlineKind.ACKNOWLEDGE, incident.detected_at + severity.acknowledge_within))
+        wanted.append(
+            (DeadlineKind.ACKNOWLEDGE, incident.detected_at + severity.acknowledge_within)
+        )
     if severity.update_every:
         wanted.append((DeadlineKind.UPDATE, incident.detected_at + severity.update_every))
     for kind, due_at in wanted:
@@ -306,7 +312,9 @@ def _fire(escalation: IncidentEscalation, now: datetime, lookups: Lookups | None
             break
         escalation.step, escalation.round = following, next_round
         if following == 0:
-            escalation.next_at = now + timedelta(seconds=escalation.snapshot.get("repeat_delay", 300))
+            escalation.next_at = now + timedelta(
+                seconds=escalation.snapshot.get("repeat_delay", 300)
+            )
             break
         if paged:
             escalation.next_at = now + timedelta(seconds=steps[following]["delay"])
@@ -315,7 +323,14 @@ def _fire(escalation: IncidentEscalation, now: datetime, lookups: Lookups | None
     escalation.version += 1
     escalation.save(
         update_fields=[
-            "step", "round", "state", "next_at", "finished_at", "last_fired_at", "version", "updated_at"
+            "step",
+            "round",
+            "state",
+            "next_at",
+            "finished_at",
+            "last_fired_at",
+            "version",
+            "updated_at",
         ]
     )
     _publish_fire(escalation)
@@ -401,7 +416,9 @@ def escalation_pending(escalation_id: int, version: int) -> datetime | None:
     )
 
 
-def escalation_escalate_now(*, incident: Incident, actor=None, via: str | None = None) -> IncidentEscalation:
+def escalation_escalate_now(
+    *, incident: Incident, actor=None, via: str | None = None
+) -> IncidentEscalation:
     """Fire the pending step at once ("Escalate now" in the admin and the API)."""
     now = timezone.now()
     with transaction.atomic():
@@ -412,7 +429,9 @@ def escalation_escalate_now(*, incident: Incident, actor=None, via: str | None =
             .first()
         )
         if escalation is None:
-            raise DomainError(f"{incident.reference} has no escalation: no policy applied when it opened.")
+            raise DomainError(
+                f"{incident.reference} has no escalation: no policy applied when it opened."
+            )
         if escalation.state != EscalationState.ACTIVE:
             raise IllegalTransition(
                 f"{incident.reference}'s escalation is {escalation.get_state_display().lower()}: "
@@ -438,7 +457,15 @@ def _cancel_queued(incident_id: int, reasons: Iterable[str]) -> int:
     ).update(status=NotificationStatus.CANCELLED, updated_at=timezone.now())
 
 
-def _stop(*, incident_id: int, to: str, from_states: set[str], reasons: list[str], kinds: list[str], why: str):
+def _stop(
+    *,
+    incident_id: int,
+    to: str,
+    from_states: set[str],
+    reasons: list[str],
+    kinds: list[str],
+    why: str,
+):
     now = timezone.now()
     with transaction.atomic():
         escalation = (
@@ -493,7 +520,11 @@ def escalation_resolve(*, incident_id: int) -> IncidentEscalation | None:
     return _stop(
         incident_id=incident_id,
         to=EscalationState.RESOLVED,
-        from_states={EscalationState.ACTIVE, EscalationState.EXHAUSTED, EscalationState.ACKNOWLEDGED},
+        from_states={
+            EscalationState.ACTIVE,
+            EscalationState.EXHAUSTED,
+            EscalationState.ACKNOWLEDGED,
+        },
         reasons=[NotificationReason.PAGE, NotificationReason.REMINDER],
         kinds=list(DeadlineKind),
         why="the incident was resolved",
@@ -505,8 +536,10 @@ def escalation_resolve(*, incident_id: int) -> IncidentEscalation | None:
 
 def _acknowledge_breached(deadline: IncidentDeadline, now: datetime) -> None:
     deadline.done_at = now
-    incident = Incident.objects.select_for_update(of=("self",)).select_related("severity").get(
-        pk=deadline.incident_id
+    incident = (
+        Incident.objects.select_for_update(of=("self",))
+        .select_related("severity")
+        .get(pk=deadline.incident_id)
     )
     if incident.status != IncidentStatus.TRIGGERED:
         return
@@ -538,9 +571,10 @@ def _update_due(deadline: IncidentDeadline, now: datetime) -> None:
         deadline.done_at = now
         return
     last = (
-        StatusUpdate.objects.filter(incident=incident).order_by("-created_at").values_list(
-            "created_at", flat=True
-        ).first()
+        StatusUpdate.objects.filter(incident=incident)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
     )
     last = max(filter(None, [last, incident.detected_at]))
     if last + every > now:
@@ -563,7 +597,11 @@ def _update_due(deadline: IncidentDeadline, now: datetime) -> None:
         kind=TimelineKind.ESCALATION,
         via=VIA,
         message=f"No status update for {humanize_duration(now - last)} (cadence {humanize_duration(every)}): "
-        + (f"reminded {', '.join(names)}." if names else "nobody to remind (no commander, nobody paged)."),
+        + (
+            f"reminded {', '.join(names)}."
+            if names
+            else "nobody to remind (no commander, nobody paged)."
+        ),
     )
 
 

@@ -50,7 +50,7 @@ def max_attempts() -> int:
 
 
 def retry_delay(attempts: int) -> timedelta:
-    """Exponential backoff after the `attempts`-th failure: base, 2×base, 4×base, … capped."""
+    """Exponential backoff after the `attempts`-th failure: base, 2 x base, 4 x base, ... capped."""
     base = getattr(settings, "TOCSIN_NOTIFY_RETRY_SECONDS", 15)
     cap = getattr(settings, "TOCSIN_NOTIFY_RETRY_MAX_SECONDS", 600)
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
@@ -84,7 +84,9 @@ def contact_method_create(
     address = (address or "").strip()
     check_address(kind, address)
     if ContactMethod.objects.filter(user=user, kind=kind, address=address).exists():
-        raise DomainError(f"{user.get_username()} already has this {kind} address.", field="address")
+        raise DomainError(
+            f"{user.get_username()} already has this {kind} address.", field="address"
+        )
     method = ContactMethod.objects.create(user=user, kind=kind, address=address, label=label)
     if notify_after is not None:
         if notify_after < timedelta(0):
@@ -331,7 +333,10 @@ def _still_wanted(notification: Notification) -> bool:
     incident = notification.incident
     if incident.status == IncidentStatus.RESOLVED:
         return False
-    return notification.reason != NotificationReason.PAGE or incident.status == IncidentStatus.TRIGGERED
+    return (
+        notification.reason != NotificationReason.PAGE
+        or incident.status == IncidentStatus.TRIGGERED
+    )
 
 
 def _deliver_locked(notification: Notification, now: datetime) -> str:
@@ -359,7 +364,9 @@ def _deliver_locked(notification: Notification, now: datetime) -> str:
             )
         else:
             notification.due_at = now + retry_delay(notification.attempts)
-        notification.save(update_fields=["attempts", "last_error", "status", "due_at", "updated_at"])
+        notification.save(
+            update_fields=["attempts", "last_error", "status", "due_at", "updated_at"]
+        )
         if notification.status == NotificationStatus.QUEUED:
             timers.publish_on_commit(DELIVER_TASK, [notification.pk], notification.due_at)
         return notification.status
@@ -391,7 +398,9 @@ def notification_deliver(*, notification_id: int, now: datetime | None = None) -
     nothing to do (sent, cancelled, not due yet, or being sent by someone else right now)."""
     now = now or timezone.now()
     with transaction.atomic():
-        notification = _locked(pk=notification_id, status=NotificationStatus.QUEUED, due_at__lte=now)
+        notification = _locked(
+            pk=notification_id, status=NotificationStatus.QUEUED, due_at__lte=now
+        )
         if notification is None:
             return None
         return _deliver_locked(notification, now)
@@ -436,7 +445,9 @@ def notification_due_at(notification_id: int) -> datetime | None:
 
 
 @transaction.atomic
-def notification_retry(*, notification: Notification, actor=None, via: str | None = None) -> Notification:
+def notification_retry(
+    *, notification: Notification, actor=None, via: str | None = None
+) -> Notification:
     """Send a failed or cancelled notification again now, with a fresh set of attempts.
 
     A no-op for one still queued; one already sent is refused (it arrived).

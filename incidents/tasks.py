@@ -17,7 +17,9 @@ def _republish_if_early(name: str, args: list, due_at) -> None:
 
 @shared_task(ignore_result=True)
 def escalation_fire(escalation_id: int, version: int) -> None:
-    if not escalation.escalation_fire_due_for(escalation_id=escalation_id, expected_version=version):
+    if not escalation.escalation_fire_due_for(
+        escalation_id=escalation_id, expected_version=version
+    ):
         _republish_if_early(
             escalation.FIRE_TASK,
             [escalation_id, version],

@@ -34,7 +34,9 @@ def _send(name: str, args: list, eta: datetime | None) -> None:
     try:
         current_app.send_task(name, args=args, eta=eta)
     except Exception:
-        logger.warning("Could not publish %s%s; the timer sweep will fire it.", name, args, exc_info=True)
+        logger.warning(
+            "Could not publish %s%s; the timer sweep will fire it.", name, args, exc_info=True
+        )
 
 
 def publish(name: str, args: list, eta: datetime | None = None) -> None:

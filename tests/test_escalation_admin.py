@@ -64,7 +64,9 @@ def test_changelists_render(admin_client, policy, model):
     assert answer.status_code == 200
 
 
-@pytest.mark.parametrize("model", ["escalationpolicy", "teamchannel", "severityroute", "contactmethod"])
+@pytest.mark.parametrize(
+    "model", ["escalationpolicy", "teamchannel", "severityroute", "contactmethod"]
+)
 def test_add_pages_render(admin_client, model):
     assert admin_client.get(reverse(f"admin:incidents_{model}_add")).status_code == 200
 
@@ -182,6 +184,8 @@ def test_notification_changelist_runs_a_fixed_number_of_queries(
 
 
 def test_team_channel_changelist_lists_channels(admin_client):
-    TeamChannel.objects.create(name="#checkout", kind="webhook", address="https://hooks.example.com/x")
+    TeamChannel.objects.create(
+        name="#checkout", kind="webhook", address="https://hooks.example.com/x"
+    )
     answer = admin_client.get(reverse("admin:incidents_teamchannel_changelist"))
     assert "#checkout" in answer.content.decode()

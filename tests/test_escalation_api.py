@@ -5,7 +5,13 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from incidents import escalation
-from incidents.models import ContactMethod, EscalationPolicy, Notification, NotificationRule, Service
+from incidents.models import (
+    ContactMethod,
+    EscalationPolicy,
+    Notification,
+    NotificationRule,
+    Service,
+)
 from tests.factories import UserFactory, make_incident, make_schedule
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +110,9 @@ def test_viewer_cannot_create_policies(viewer, schedule):
 
 
 def test_service_takes_an_escalation_policy(api, schedule):
-    policy_id = api.post("/api/v1/escalation-policies/", policy_body(schedule), format="json").json()["id"]
+    policy_id = api.post(
+        "/api/v1/escalation-policies/", policy_body(schedule), format="json"
+    ).json()["id"]
     answer = api.post(
         "/api/v1/services/",
         {"name": "Checkout", "slug": "checkout", "escalation_policy": policy_id},
@@ -114,7 +122,9 @@ def test_service_takes_an_escalation_policy(api, schedule):
     assert answer.json()["escalation_policy"] == policy_id
     assert Service.objects.get(slug="checkout").escalation_policy_id == policy_id
     bad = api.post(
-        "/api/v1/services/", {"name": "Search", "slug": "search", "escalation_policy": 999999}, format="json"
+        "/api/v1/services/",
+        {"name": "Search", "slug": "search", "escalation_policy": 999999},
+        format="json",
     )
     assert bad.status_code == 400 and "escalation_policy" in bad.json()
 
@@ -162,7 +172,9 @@ def test_bad_contact_method_answers_400(api, body, field):
 
 def test_unknown_user_contact_methods_answer_404(api):
     answer = api.post(
-        "/api/v1/users/ghost/contact-methods/", {"kind": "email", "address": "g@example.com"}, format="json"
+        "/api/v1/users/ghost/contact-methods/",
+        {"kind": "email", "address": "g@example.com"},
+        format="json",
     )
     assert answer.status_code == 404
 
@@ -177,15 +189,21 @@ def test_people_manage_their_own_contact_methods_but_not_others(responder):
     )
     assert own.status_code == 201
     other = client.post(
-        "/api/v1/users/pat/contact-methods/", {"kind": "email", "address": "x@example.com"}, format="json"
+        "/api/v1/users/pat/contact-methods/",
+        {"kind": "email", "address": "x@example.com"},
+        format="json",
     )
     assert other.status_code == 403
     assert not ContactMethod.objects.filter(user__username="pat").exists()
 
 
 def test_escalate_now_pages_the_next_step(api, schedule, responder):
-    policy_id = api.post("/api/v1/escalation-policies/", policy_body(schedule), format="json").json()["id"]
-    service = Service.objects.create(name="Checkout", slug="checkout", escalation_policy_id=policy_id)
+    policy_id = api.post(
+        "/api/v1/escalation-policies/", policy_body(schedule), format="json"
+    ).json()["id"]
+    service = Service.objects.create(
+        name="Checkout", slug="checkout", escalation_policy_id=policy_id
+    )
     incident = make_incident(services=[service])
     state = escalation.escalation_start(incident_id=incident.pk)
     escalation.escalation_fire_step(escalation_id=state.pk)

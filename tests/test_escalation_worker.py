@@ -11,6 +11,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -53,7 +54,13 @@ class Stack:
         db = settings.DATABASES["default"]
         self.env = {
             **os.environ,
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "DATABASE_URL": "postgres://{}{}@{}:{}/{}".format(
+                quote(db["USER"], safe=""),
+                f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else "",
+                db["HOST"] or "127.0.0.1",
+                db["PORT"] or 5432,
+                db["NAME"],
+            ),
             "REDIS_URL": _redis_url(),
             "CELERY_BROKER_URL": _redis_url(),
             "TOCSIN_TIMER_SWEEP_SECONDS": "1",
@@ -77,8 +84,19 @@ class Stack:
         self.runs += 1
         log = self.tmp / f"worker{self.runs}.log"
         self.worker = self._spawn(
-            ["worker", "-Q", "default,paging", "-P", "threads", "-c", "3", "-l", "info",
-             "-n", f"e2e{self.runs}@%h"],
+            [
+                "worker",
+                "-Q",
+                "default,paging",
+                "-P",
+                "threads",
+                "-c",
+                "3",
+                "-l",
+                "info",
+                "-n",
+                f"e2e{self.runs}@%h",
+            ],
             log,
         )
         wait_for(lambda: " ready." in log.read_text(), 30, f"worker did not start: {log}")
@@ -100,7 +118,9 @@ class Stack:
                 process.wait(10)
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.tmp.glob("*.log")))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.tmp.glob("*.log"))
+        )
 
 
 def wait_for(condition, seconds: float, message: str) -> float:
@@ -189,4 +209,7 @@ def test_killed_worker_and_flushed_redis_still_fire_the_pending_step_once(stack,
     time.sleep(4)  # several sweeps later, still once
     assert len(sink.bodies("/lee")) == 1
     assert len(sink.bodies("/pat")) == 1
-    assert TimelineEvent.objects.filter(incident=incident, message__startswith="Step 2 of 2").count() == 1
+    assert (
+        TimelineEvent.objects.filter(incident=incident, message__startswith="Step 2 of 2").count()
+        == 1
+    )

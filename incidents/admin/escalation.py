@@ -84,7 +84,9 @@ class EscalationPolicyAdmin(admin.ModelAdmin):
     def path(self, policy):
         if policy.pk is None:
             return "—"
-        steps = policy.steps.prefetch_related("targets__schedule", "targets__user", "targets__channel")
+        steps = policy.steps.prefetch_related(
+            "targets__schedule", "targets__user", "targets__channel"
+        )
         rows = [
             (
                 index + 1,

@@ -8,7 +8,12 @@ from incidents.errors import DomainError
 from incidents.models import ContactMethod, Notification, NotificationRule
 from incidents.notify import notification_retry
 
-_TONE = {"queued": "acknowledged", "sent": "resolved", "failed": "triggered", "cancelled": "working"}
+_TONE = {
+    "queued": "acknowledged",
+    "sent": "resolved",
+    "failed": "triggered",
+    "cancelled": "working",
+}
 
 
 class NotificationRuleInline(admin.TabularInline):

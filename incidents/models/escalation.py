@@ -65,7 +65,9 @@ class EscalationStep(models.Model):
     class Meta:
         ordering = ["policy", "order", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(delay__gte=timedelta(0)), name="step_delay_not_negative")
+            models.CheckConstraint(
+                condition=Q(delay__gte=timedelta(0)), name="step_delay_not_negative"
+            )
         ]
 
     def __str__(self) -> str:
@@ -101,7 +103,12 @@ class EscalationTarget(models.Model):
                     user__isnull=True,
                     channel__isnull=True,
                 )
-                | Q(type=TargetType.USER, user__isnull=False, schedule__isnull=True, channel__isnull=True)
+                | Q(
+                    type=TargetType.USER,
+                    user__isnull=False,
+                    schedule__isnull=True,
+                    channel__isnull=True,
+                )
                 | Q(
                     type=TargetType.CHANNEL,
                     channel__isnull=False,
@@ -173,7 +180,9 @@ class IncidentEscalation(models.Model):
         EscalationPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     policy_name = models.CharField(max_length=120)
-    snapshot = models.JSONField(help_text="The policy's steps as they were when the incident opened.")
+    snapshot = models.JSONField(
+        help_text="The policy's steps as they were when the incident opened."
+    )
     step = models.PositiveSmallIntegerField(default=0, help_text="Index of the next step to fire.")
     round = models.PositiveSmallIntegerField(default=0)
     state = models.CharField(
@@ -247,4 +256,6 @@ class IncidentDeadline(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} for incident {self.incident_id} at {self.due_at:%H:%M:%S}"
+        return (
+            f"{self.get_kind_display()} for incident {self.incident_id} at {self.due_at:%H:%M:%S}"
+        )

@@ -35,7 +35,7 @@ class ContactMethod(models.Model):
 
 
 class NotificationRule(models.Model):
-    """"Email at once, webhook after 2 minutes if still unacknowledged": one row each."""
+    """ "Email at once, webhook after 2 minutes if still unacknowledged": one row each."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_rules"
@@ -45,13 +45,16 @@ class NotificationRule(models.Model):
     )
     order = models.PositiveSmallIntegerField(default=0)
     delay = models.DurationField(
-        default=timedelta(0), help_text="After being paged, if the incident is still unacknowledged."
+        default=timedelta(0),
+        help_text="After being paged, if the incident is still unacknowledged.",
     )
 
     class Meta:
         ordering = ["user", "order", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(delay__gte=timedelta(0)), name="rule_delay_not_negative")
+            models.CheckConstraint(
+                condition=Q(delay__gte=timedelta(0)), name="rule_delay_not_negative"
+            )
         ]
 
     def __str__(self) -> str:
