@@ -12,6 +12,8 @@ database you can spare. Setup writes rows in bulk (the bench measures firing, no
 """
 
 import argparse
+import contextlib
+import ctypes
 import os
 import random
 import signal
@@ -131,6 +133,13 @@ def create_incidents(policy, count: int, start: float, window: float) -> dict[in
     return {row.pk: row.next_at for row in rows}
 
 
+def _die_with_parent() -> None:
+    """Linux: the subprocess gets SIGKILL when the process that started it dies, even by
+    SIGKILL or a timeout, so no worker outlives its test run."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def spawn(args: list[str], log: Path) -> subprocess.Popen:
     env = {**os.environ, "EMAIL_URL": "dummymail://", "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
@@ -140,6 +149,7 @@ def spawn(args: list[str], log: Path) -> subprocess.Popen:
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
 
 

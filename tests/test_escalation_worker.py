@@ -4,6 +4,8 @@ page people through a local HTTP server while the escalation climbs on its own.
 Needs REDIS_URL (a Redis database this test may flush) and DATABASE_URL on PostgreSQL.
 """
 
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -44,6 +46,13 @@ def _flush_redis() -> None:
     redis.Redis.from_url(_redis_url()).flushdb()
 
 
+def _die_with_parent() -> None:
+    """Linux: the subprocess gets SIGKILL when the process that started it dies, even by
+    SIGKILL or a timeout, so no worker outlives its test run."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class Stack:
     """A Celery worker and a beat process as subprocesses, sharing the test database."""
 
@@ -78,6 +87,7 @@ class Stack:
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
 
     def start_worker(self) -> None:
