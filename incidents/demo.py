@@ -15,6 +15,7 @@ from django.utils import timezone
 from incidents import lifecycle
 from incidents.defaults import ensure_default_severities
 from incidents.models import Incident, Service, Severity, StatusUpdate, TimelineEvent
+from incidents.policies import seed_demo_escalation
 from incidents.scheduling import seed_demo_schedules
 
 PEOPLE = [
@@ -224,6 +225,7 @@ def seed_demo() -> None:
     people = seed_people()
     services = seed_services(people)
     seed_demo_schedules(people=people)
+    seed_demo_escalation(people=people, services=services)
     seed_incidents(people, services)
     # Imported here: post-mortems build on incidents, not the other way round.
     from postmortems.demo import seed_postmortems

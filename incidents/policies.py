@@ -84,3 +84,38 @@ def severity_route_set(
         severity=severity, service=service, defaults={"policy": policy}
     )
     return route
+
+
+def seed_demo_escalation(*, people: dict, services: dict) -> None:
+    """The seeds' escalation paths, once: the on-call, then the engineering lead (carol) after
+    15 minutes; P0 pages the on-call and the lead at once, then the CTO (dave) after 15 minutes.
+
+    `people` maps usernames to users, `services` slugs to services; needs the demo's
+    "Platform primary" schedule.
+    """
+    schedule = Schedule.objects.filter(name="Platform primary").first()
+    if schedule is None or EscalationPolicy.objects.filter(name="Platform on-call").exists():
+        return
+    platform = escalation_policy_create(
+        name="Platform on-call",
+        description="The on-call engineer, then the engineering lead after 15 minutes.",
+        repeat=1,
+        steps=[
+            StepInput(delay=timedelta(0), targets=[schedule]),
+            StepInput(delay=timedelta(minutes=15), targets=[people["carol"]]),
+        ],
+    )
+    total_outage = escalation_policy_create(
+        name="P0: lead at once, then CTO",
+        description="Total outage: the on-call and the engineering lead at once, the CTO after 15 minutes.",
+        repeat=2,
+        steps=[
+            StepInput(delay=timedelta(0), targets=[schedule, people["carol"]]),
+            StepInput(delay=timedelta(minutes=15), targets=[people["dave"]]),
+        ],
+    )
+    for service in services.values():
+        if service.escalation_policy_id is None:
+            service.escalation_policy = platform
+            service.save(update_fields=["escalation_policy"])
+    severity_route_set(severity=Severity.objects.get(key="P0"), policy=total_outage)

@@ -331,3 +331,18 @@ def test_sweep_fires_due_steps_and_deadlines(policy):
     assert ("pat-primary", 0, 0) in paged(incident)
     incident.refresh_from_db()
     assert incident.acknowledge_breached_at is not None
+
+
+def test_seed_demo_loads_the_seeds_escalation_paths():
+    from django.core.management import call_command
+
+    from incidents.models import EscalationPolicy, Service, SeverityRoute
+
+    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0)  # twice: nothing doubles
+    platform = EscalationPolicy.objects.get(name="Platform on-call")
+    assert [s.delay for s in platform.steps.all()] == [timedelta(0), timedelta(minutes=15)]
+    assert Service.objects.get(slug="checkout").escalation_policy == platform
+    route = SeverityRoute.objects.get(severity__key="P0", service__isnull=True)
+    assert route.policy.name == "P0: lead at once, then CTO"
+    assert EscalationPolicy.objects.count() == 2
