@@ -543,6 +543,11 @@ def _acknowledge_breached(deadline: IncidentDeadline, now: datetime) -> None:
     )
     if incident.status != IncidentStatus.TRIGGERED:
         return
+    if incident.acknowledge_due_at > now:
+        # The severity was lowered since the timer was set: wait for the new target.
+        deadline.done_at = None
+        deadline.due_at = incident.acknowledge_due_at
+        return
     incident.acknowledge_breached_at = now
     incident.save(update_fields=["acknowledge_breached_at", "updated_at"])
     target = humanize_duration(incident.severity.acknowledge_within)

@@ -346,3 +346,17 @@ def test_seed_demo_loads_the_seeds_escalation_paths():
     route = SeverityRoute.objects.get(severity__key="P0", service__isnull=True)
     assert route.policy.name == "P0: lead at once, then CTO"
     assert EscalationPolicy.objects.count() == 2
+
+
+def test_acknowledge_target_follows_a_lowered_severity(policy):
+    from incidents.lifecycle import incident_set_severity
+
+    incident = open_incident(policy, key="P0")
+    deadline = IncidentDeadline.objects.get(incident=incident, kind="acknowledge")
+    incident_set_severity(incident=incident, severity=severity("P3"))
+    assert escalation.escalation_fire_deadline(deadline_id=deadline.pk, now=deadline.due_at)
+    incident.refresh_from_db()
+    assert incident.acknowledge_breached_at is None
+    deadline.refresh_from_db()
+    assert deadline.done_at is None
+    assert deadline.due_at == T0 + severity("P3").acknowledge_within
