@@ -8,6 +8,8 @@ from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+from django.conf import settings
+
 app = Celery("tocsin")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
@@ -23,7 +25,7 @@ app.conf.beat_schedule = {}
 # whatever an ETA task missed (lost message, killed worker, flushed Redis). It goes through the
 # default queue so a backlog of deliveries on `paging` cannot hold it back, and expires after a
 # few intervals so sweeps never pile up behind a slow one.
-_SWEEP_SECONDS = float(os.environ.get("TOCSIN_TIMER_SWEEP_SECONDS", "5"))
+_SWEEP_SECONDS = settings.TOCSIN_TIMER_SWEEP_SECONDS
 app.conf.beat_schedule["escalation-sweep"] = {
     "task": "incidents.tasks.escalation_sweep",
     "schedule": _SWEEP_SECONDS,
@@ -43,7 +45,7 @@ app.conf.beat_schedule["runbooks-review-due"] = {
 }
 
 # On-call handoffs: a shift change is announced within one interval (target: 30 s).
-_HANDOFF_SECONDS = float(os.environ.get("TOCSIN_HANDOFF_SWEEP_SECONDS", "15"))
+_HANDOFF_SECONDS = settings.TOCSIN_HANDOFF_SWEEP_SECONDS
 app.conf.beat_schedule["oncall-handoff-sweep"] = {
     "task": "incidents.oncall_tasks.handoff_sweep",
     "schedule": _HANDOFF_SECONDS,

@@ -147,9 +147,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["incidents.api.permissions.ModelPermissions"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "incidents.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "incidents.api.errors.exception_handler",
+    # JSON in and out (DESIGN.md): form encodings cannot carry the nested rotations and steps,
+    # so they are neither accepted nor documented.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -211,7 +214,14 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 
 # --- Tocsin -------------------------------------------------------------------------------------
 TOCSIN_TIMER_SWEEP_SECONDS = env.float("TOCSIN_TIMER_SWEEP_SECONDS", default=5.0)
+TOCSIN_HANDOFF_SWEEP_SECONDS = env.float("TOCSIN_HANDOFF_SWEEP_SECONDS", default=15.0)
 TOCSIN_INGEST_MAX_BODY_BYTES = 512 * 1024
+# Paging delivery: attempts per notification, exponential backoff (base doubling up to a cap)
+# and the webhook timeout.
+TOCSIN_NOTIFY_MAX_ATTEMPTS = env.int("TOCSIN_NOTIFY_MAX_ATTEMPTS", default=6)
+TOCSIN_NOTIFY_RETRY_SECONDS = env.int("TOCSIN_NOTIFY_RETRY_SECONDS", default=15)
+TOCSIN_NOTIFY_RETRY_MAX_SECONDS = env.int("TOCSIN_NOTIFY_RETRY_MAX_SECONDS", default=600)
+TOCSIN_WEBHOOK_TIMEOUT_SECONDS = env.float("TOCSIN_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 # The public status page: its heading, and how long a rendered page is reused.
 TOCSIN_STATUS_TITLE = env.str("TOCSIN_STATUS_TITLE", default="System status")
 TOCSIN_STATUS_CACHE_SECONDS = env.int("TOCSIN_STATUS_CACHE_SECONDS", default=5)

@@ -13,7 +13,6 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
@@ -22,7 +21,7 @@ from django.db.models import Count
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from incidents import oncall
+from incidents import notify, oncall
 from incidents.models import Handoff, HandoffDelivery, Incident, Schedule, Severity
 from incidents.models.oncall import ChannelKind
 from incidents.scheduling import user_calendar
@@ -33,7 +32,6 @@ log = logging.getLogger(__name__)
 LOOKBACK = timedelta(hours=1)
 # One attempt per sweep: about five minutes of retries at the default 15 s interval.
 MAX_ATTEMPTS = 20
-WEBHOOK_TIMEOUT = 5.0
 OPEN_LISTED = 10
 
 
@@ -187,16 +185,8 @@ def _send(delivery: HandoffDelivery) -> None:
         subject = f"On-call handoff: {handoff.schedule.name}, {incoming} takes over"
         send_mail(subject, handoff.message, None, [delivery.address])
     else:
-        _post_webhook(delivery.address, handoff.message)
-
-
-def _post_webhook(url: str, text: str) -> None:
-    # No redirects: a hook that answers 3xx is misconfigured, and following it could send the
-    # team's message to another host.
-    with httpx.Client(timeout=WEBHOOK_TIMEOUT, follow_redirects=False) as client:
-        answer = client.post(url, json={"text": text})
-    if not answer.is_success:
-        raise RuntimeError(f"webhook answered {answer.status_code}")
+        # The paging transport: same timeout, and redirects only on the same host.
+        notify.post_webhook(delivery.address, handoff.message)
 
 
 def _notice(handoff: Handoff) -> tuple[str, str]:

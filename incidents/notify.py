@@ -46,18 +46,18 @@ DELIVER_TASK = "incidents.tasks.notification_deliver"
 
 
 def max_attempts() -> int:
-    return getattr(settings, "TOCSIN_NOTIFY_MAX_ATTEMPTS", 6)
+    return settings.TOCSIN_NOTIFY_MAX_ATTEMPTS
 
 
 def retry_delay(attempts: int) -> timedelta:
     """Exponential backoff after the `attempts`-th failure: base, 2 x base, 4 x base, ... capped."""
-    base = getattr(settings, "TOCSIN_NOTIFY_RETRY_SECONDS", 15)
-    cap = getattr(settings, "TOCSIN_NOTIFY_RETRY_MAX_SECONDS", 600)
+    base = settings.TOCSIN_NOTIFY_RETRY_SECONDS
+    cap = settings.TOCSIN_NOTIFY_RETRY_MAX_SECONDS
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
 
 
 def webhook_timeout() -> float:
-    return getattr(settings, "TOCSIN_WEBHOOK_TIMEOUT_SECONDS", 5.0)
+    return settings.TOCSIN_WEBHOOK_TIMEOUT_SECONDS
 
 
 # --- contact methods ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from incidents.models import Incident
 from incidents.statuspage import selectors, subscribers
 from incidents.statuspage.forms import SubscribeForm
 
-CACHE_SECONDS = getattr(settings, "TOCSIN_STATUS_CACHE_SECONDS", 5)
+CACHE_SECONDS = settings.TOCSIN_STATUS_CACHE_SECONDS
 
 
 @require_GET
