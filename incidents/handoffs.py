@@ -13,6 +13,7 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
@@ -73,8 +74,14 @@ def handoff_context(*, schedule: Schedule, at: datetime, spec=None) -> dict:
     still_open = list(
         Incident.objects.open().select_related("severity").order_by("severity__rank", "number")
     )
+    # Post-mortems build on incidents, so the model is looked up rather than imported.
+    action_items = apps.get_model("postmortems", "ActionItem").objects.open()
+    pending = list(action_items.select_related("owner", "postmortem__incident")[:OPEN_LISTED])
     return {
         "schedule": schedule,
+        "action_items": pending,
+        "action_count": action_items.count(),
+        "action_overdue": action_items.overdue(today=oncall.to_local(at, tz).date()).count(),
         # Naive wall-clock times: the template's date filter would turn aware ones into UTC.
         "at_local": oncall.to_local(at, tz),
         "time_zone": schedule.time_zone,

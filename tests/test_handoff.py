@@ -85,6 +85,14 @@ def test_shift_change_is_announced_to_webhook_email_and_the_incoming_person(sche
     done = make_incident(title="Queue backing up", severity_key="P2", detected_at=at("05T15:00:00"))
     incident_resolve(incident=done, actor=None)
     make_incident(title="Before the shift", severity_key="P0", detected_at=at("05T08:00:00"))
+    from datetime import date
+
+    from postmortems.services import action_item_create, postmortem_draft
+
+    postmortem, _ = postmortem_draft(incident=done)
+    action_item_create(
+        postmortem=postmortem, title="Alert on queue depth", due_date=date(2026, 1, 2)
+    )
 
     result = handoff_sweep(now=at("06T09:00:10"))
 
@@ -102,7 +110,8 @@ def test_shift_change_is_announced_to_webhook_email_and_the_incoming_person(sche
     assert "[P1] Checkout returns 502 (triggered)" in text
     assert "[P0] Before the shift" in text
     assert "Queue backing up" not in text
-    assert "- Action Items: none tracked yet" in text
+    assert "- Action Items: 1 open, 1 overdue" in text
+    assert f"  - Alert on queue depth (no owner, due Fri 2 Jan, INC-{done.number})" in text
     assert "Good luck! :muscle:" in text
 
     team = [m for m in mail.outbox if m.to == ["platform@example.com"]]
