@@ -1,6 +1,6 @@
 """Post-mortem and report endpoints: views validate, call the domain or a selector, serialize."""
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
@@ -12,6 +12,8 @@ from rest_framework import renderers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from incidents.api.instants import OUT_OF_RANGE, bounded_utc
+from incidents.api.strict import StrictInput
 from incidents.api.views import has_perm
 from incidents.models import Incident
 from postmortems import reports, services
@@ -21,7 +23,7 @@ from postmortems.models import ActionItem, Postmortem, RootCauseCategory
 
 
 class ActionItemOutput(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    owner = serializers.SlugRelatedField(read_only=True, slug_field="username", allow_null=True)
 
     class Meta:
         model = ActionItem
@@ -30,8 +32,10 @@ class ActionItemOutput(serializers.ModelSerializer):
 
 class PostmortemOutput(serializers.ModelSerializer):
     incident = serializers.IntegerField(source="incident_id")
-    author = serializers.SlugRelatedField(read_only=True, slug_field="username")
-    root_cause_category = serializers.SlugRelatedField(read_only=True, slug_field="name")
+    author = serializers.SlugRelatedField(read_only=True, slug_field="username", allow_null=True)
+    root_cause_category = serializers.SlugRelatedField(
+        read_only=True, slug_field="name", allow_null=True
+    )
     overdue = serializers.SerializerMethodField()
     action_items = ActionItemOutput(many=True, read_only=True)
     markdown_url = serializers.SerializerMethodField()
@@ -71,7 +75,7 @@ class PostmortemOutput(serializers.ModelSerializer):
         return f"/api/v1/incidents/{obj.incident_id}/postmortem.md"
 
 
-class PostmortemInput(serializers.Serializer):
+class PostmortemInput(StrictInput, serializers.Serializer):
     summary = serializers.CharField(required=False, allow_blank=True)
     timeline = serializers.CharField(required=False, allow_blank=True)
     root_cause = serializers.CharField(required=False, allow_blank=True)
@@ -91,11 +95,11 @@ class PostmortemInput(serializers.Serializer):
     )
 
 
-class StatusInput(serializers.Serializer):
+class StatusInput(StrictInput, serializers.Serializer):
     status = serializers.ChoiceField(choices=PostmortemStatus.choices)
 
 
-class ActionItemInput(serializers.Serializer):
+class ActionItemInput(StrictInput, serializers.Serializer):
     title = serializers.CharField(max_length=255)
     owner = serializers.SlugRelatedField(
         slug_field="username",
@@ -120,6 +124,8 @@ def _answer(postmortem: Postmortem, code: int = status.HTTP_200_OK) -> Response:
 
 class IncidentPostmortem(APIView):
     """The incident's post-mortem: read it (404 until one exists), start one, edit sections."""
+
+    conflicts = {"PATCH": "The post-mortem is published: move it back to draft to edit it."}
 
     def get_permissions(self):
         perm = {"POST": "postmortems.add_postmortem", "PATCH": "postmortems.change_postmortem"}
@@ -148,8 +154,12 @@ class IncidentPostmortem(APIView):
 
 
 class IncidentPostmortemStatus(APIView):
+    conflicts = {"POST": "The post-mortem's status does not lead to the one asked for."}
+
     def get_permissions(self):
-        wanted = self.request.data.get("status") if hasattr(self.request, "data") else None
+        data = getattr(self.request, "data", None)
+        # Any JSON may arrive (a list, a string); the serializer refuses what is not an object.
+        wanted = data.get("status") if isinstance(data, dict) else None
         if wanted == PostmortemStatus.PUBLISHED:
             return [has_perm("postmortems.publish_postmortem")()]
         return [has_perm("postmortems.change_postmortem")()]
@@ -208,15 +218,23 @@ class IncidentPostmortemMarkdown(APIView):
 
 def _instant(value: str, field: str, *, end: bool = False) -> datetime:
     """ISO date (whole day; `until` includes it) or ISO datetime with offset."""
-    parsed = parse_datetime(value)
+    try:
+        parsed = parse_datetime(value)
+        day = parse_date(value) if parsed is None else None
+    except ValueError:  # well-formed but impossible, e.g. 2026-02-30
+        parsed = day = None
     if parsed is None:
-        day = parse_date(value)
         if day is None:
             raise serializers.ValidationError({field: ["Use an ISO 8601 date or date-time."]})
+        if end and day == date.max:
+            raise serializers.ValidationError({field: [OUT_OF_RANGE]})
         parsed = datetime.combine(day + timedelta(days=1) if end else day, time.min)
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
-    return parsed
+    instant = bounded_utc(parsed)
+    if instant is None:
+        raise serializers.ValidationError({field: [OUT_OF_RANGE]})
+    return instant
 
 
 class ResponseTimes(APIView):

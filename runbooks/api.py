@@ -40,11 +40,19 @@ class IncidentRunbooks(APIView):
     permission_classes = [CanViewIncidentRunbooks]
 
     @extend_schema(
-        parameters=[OpenApiParameter("limit", int, description=f"1-{MAX_LIMIT}, default 3.")],
+        parameters=[
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                description=f"1-{MAX_LIMIT}, default 3.",
+            )
+        ],
         responses=IncidentRunbookOutput(many=True),
     )
     def get(self, request, pk: int):
-        params = LimitInput(data=request.query_params)
+        # An empty `limit=` is no limit given, as for every optional query parameter.
+        limit = request.query_params.get("limit")
+        params = LimitInput(data={"limit": limit} if limit else {})
         params.is_valid(raise_exception=True)
         incident = get_object_or_404(Incident, pk=pk)
         matches = match_runbooks(incident, limit=params.validated_data["limit"])

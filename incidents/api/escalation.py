@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -16,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents import escalation, notify
+from incidents.api.strict import StrictInput
 from incidents.api.views import has_perm
 from incidents.models import (
     ContactKind,
@@ -34,7 +36,7 @@ from incidents.policies import StepInput, escalation_policy_create
 # --- input -------------------------------------------------------------------------------------
 
 
-class TargetInput(serializers.Serializer):
+class TargetInput(StrictInput, serializers.Serializer):
     type = serializers.ChoiceField(choices=TargetType.choices)
     id = serializers.IntegerField(required=False, help_text="Schedule or team channel id.")
     username = serializers.CharField(required=False, help_text="For a user target.")
@@ -58,12 +60,12 @@ class TargetInput(serializers.Serializer):
         return found
 
 
-class StepInputSerializer(serializers.Serializer):
+class StepInputSerializer(StrictInput, serializers.Serializer):
     delay_seconds = serializers.IntegerField(min_value=0, max_value=7 * 24 * 3600)
     targets = TargetInput(many=True, allow_empty=False)
 
 
-class PolicyInput(serializers.Serializer):
+class PolicyInput(StrictInput, serializers.Serializer):
     name = serializers.CharField(max_length=120)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     repeat = serializers.IntegerField(min_value=0, max_value=100, required=False, default=0)
@@ -73,7 +75,7 @@ class PolicyInput(serializers.Serializer):
     steps = StepInputSerializer(many=True, allow_empty=False)
 
 
-class ContactMethodInput(serializers.Serializer):
+class ContactMethodInput(StrictInput, serializers.Serializer):
     kind = serializers.ChoiceField(choices=ContactKind.choices)
     address = serializers.CharField(max_length=500)
     label = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
@@ -213,6 +215,9 @@ class UserContactMethods(APIView):
     permission_classes = [IsAuthenticated]
 
     def _user(self, request, username: str, perm: str):
+        if "\x00" in username:
+            # No username holds a NUL, and PostgreSQL refuses to compare text with one.
+            raise Http404
         user = get_object_or_404(get_user_model(), username=username)
         if user.pk != request.user.pk and not request.user.has_perm(perm):
             raise PermissionDenied(f"You need the {perm} permission for someone else's methods.")
@@ -245,6 +250,7 @@ class IncidentEscalate(APIView):
     """Fire the incident's pending escalation step now."""
 
     permission_classes = [has_perm("incidents.escalate_incident")]
+    conflicts = {"POST": "The escalation is not active: there is no pending step to fire."}
 
     @extend_schema(request=None, responses=EscalationOutput)
     def post(self, request, pk: int):

@@ -1,7 +1,27 @@
 import django_filters
+from django import forms
+from django_filters.fields import IsoDateTimeField
 
+from incidents.api.instants import OUT_OF_RANGE, bounded_utc
 from incidents.choices import IncidentStatus
 from incidents.models import Incident
+
+
+class InstantField(IsoDateTimeField):
+    """ISO 8601, converted to UTC within the range the database and the domain handle."""
+
+    def to_python(self, value):
+        instant = super().to_python(value)
+        if instant is None:
+            return None
+        instant = bounded_utc(instant)
+        if instant is None:
+            raise forms.ValidationError(OUT_OF_RANGE, code="out_of_range")
+        return instant
+
+
+class InstantFilter(django_filters.IsoDateTimeFilter):
+    field_class = InstantField
 
 
 class IncidentFilter(django_filters.FilterSet):
@@ -16,8 +36,8 @@ class IncidentFilter(django_filters.FilterSet):
     service = django_filters.CharFilter(
         field_name="services__slug", help_text="Service slug.", distinct=True
     )
-    detected_after = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte")
-    detected_before = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt")
+    detected_after = InstantFilter(field_name="detected_at", lookup_expr="gte")
+    detected_before = InstantFilter(field_name="detected_at", lookup_expr="lt")
 
     class Meta:
         model = Incident

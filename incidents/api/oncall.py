@@ -3,6 +3,7 @@
 Views validate, call `incidents.scheduling` or `incidents.oncall`, serialize.
 """
 
+import re
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
@@ -10,13 +11,20 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents import oncall, scheduling
+from incidents.api.instants import OUT_OF_RANGE, bounded_utc, date_in_range
+from incidents.api.strict import StrictInput
 from incidents.errors import DomainError
 from incidents.models import Override, Schedule
 from incidents.models.oncall import ChannelKind
@@ -43,19 +51,40 @@ class AwareDateTimeField(serializers.DateTimeField):
             raise ValidationError(
                 "Give the time with its UTC offset, e.g. 2026-01-05T09:00:00+01:00."
             )
+        instant = bounded_utc(super().to_internal_value(value))
+        if instant is None:
+            raise ValidationError(OUT_OF_RANGE)
+        return instant
+
+
+HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+
+
+@extend_schema_field({"type": "string", "pattern": HH_MM, "example": "09:00"})
+class WallClockField(serializers.TimeField):
+    """A local wall-clock time, HH:MM (seconds allowed): no offset, no other ISO 8601 forms,
+    so what is documented is exactly what is accepted."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", "%H:%M")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not re.fullmatch(HH_MM, value):
+            self.fail("invalid", format="HH:MM")
         return super().to_internal_value(value)
 
 
 # --- input -----------------------------------------------------------------------------------
 
 
-class RotationInput(serializers.Serializer):
+class RotationInput(StrictInput, serializers.Serializer):
     name = serializers.CharField(max_length=120)
     participants = serializers.ListField(
         child=serializers.CharField(), allow_empty=False, help_text="Usernames, in turn order."
     )
     shift = serializers.CharField(help_text="'daily', 'weekly' or '<n>h' (e.g. '12h').")
-    handoff_time = serializers.TimeField(help_text="Local wall-clock time, HH:MM.")
+    handoff_time = WallClockField(help_text="Local wall-clock time, HH:MM.")
     handoff_weekday = serializers.IntegerField(
         min_value=0, max_value=6, required=False, allow_null=True
     )
@@ -64,8 +93,8 @@ class RotationInput(serializers.Serializer):
     restrict_weekdays = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=6), required=False, default=list
     )
-    restrict_start = serializers.TimeField(required=False, allow_null=True)
-    restrict_end = serializers.TimeField(required=False, allow_null=True)
+    restrict_start = WallClockField(required=False, allow_null=True)
+    restrict_end = WallClockField(required=False, allow_null=True)
 
     def validate_participants(self, usernames):
         users = get_user_model().objects.in_bulk(usernames, field_name="username")
@@ -73,6 +102,11 @@ class RotationInput(serializers.Serializer):
         if unknown:
             raise ValidationError(f"Unknown username(s): {', '.join(unknown)}.")
         return [users[name] for name in usernames]
+
+    def validate_start(self, value):
+        if not date_in_range(value):
+            raise ValidationError(OUT_OF_RANGE)
+        return value
 
     def validate_shift(self, value):
         try:
@@ -104,7 +138,7 @@ class RotationInput(serializers.Serializer):
         )
 
 
-class ChannelSerializer(serializers.Serializer):
+class ChannelSerializer(StrictInput, serializers.Serializer):
     kind = serializers.ChoiceField(choices=ChannelKind.choices)
     address = serializers.CharField(max_length=500)
 
@@ -116,7 +150,7 @@ class ChannelSerializer(serializers.Serializer):
         return attrs
 
 
-class ScheduleInput(serializers.Serializer):
+class ScheduleInput(StrictInput, serializers.Serializer):
     name = serializers.CharField(max_length=120)
     time_zone = serializers.CharField(max_length=64)
     description = serializers.CharField(required=False, allow_blank=True, default="")
@@ -139,7 +173,7 @@ class ScheduleInput(serializers.Serializer):
         return value
 
 
-class OverrideInput(serializers.Serializer):
+class OverrideInput(StrictInput, serializers.Serializer):
     user = _username_field()
     start = AwareDateTimeField()
     end = AwareDateTimeField()
@@ -161,13 +195,13 @@ class RotationOutput(serializers.Serializer):
     priority = serializers.IntegerField()
     participants = serializers.SerializerMethodField()
     shift = serializers.CharField(source="shift_label")
-    handoff_time = serializers.TimeField(format="%H:%M")
+    handoff_time = WallClockField()
     handoff_weekday = serializers.IntegerField(allow_null=True)
     start = serializers.DateField(source="start_date")
     end = serializers.DateTimeField(source="ends_at", allow_null=True)
     restrict_weekdays = serializers.ListField(child=serializers.IntegerField())
-    restrict_start = serializers.TimeField(format="%H:%M", allow_null=True)
-    restrict_end = serializers.TimeField(format="%H:%M", allow_null=True)
+    restrict_start = WallClockField(allow_null=True)
+    restrict_end = WallClockField(allow_null=True)
 
     def get_participants(self, rotation) -> list[str]:
         return [p.user.username for p in rotation.participants.all()]
@@ -333,7 +367,10 @@ def _instant(request, name: str, *, default: datetime | None = None) -> datetime
         parsed = None
     if parsed is None or timezone.is_naive(parsed):
         raise ValidationError({name: [f"{raw!r} is not an ISO 8601 time with its UTC offset."]})
-    return parsed
+    instant = bounded_utc(parsed)
+    if instant is None:
+        raise ValidationError({name: [OUT_OF_RANGE]})
+    return instant
 
 
 class ScheduleOncall(APIView):

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from rest_framework import serializers
 
+from incidents.api.strict import StrictInput
 from incidents.choices import IncidentStatus, ResponderRole, UpdateStatus
 from incidents.models import Incident, Service, Severity, StatusUpdate, TimelineEvent
 
@@ -41,7 +42,7 @@ class SeveritySerializer(serializers.ModelSerializer):
         ]
 
 
-class ServiceSerializer(serializers.ModelSerializer):
+class ServiceSerializer(StrictInput, serializers.ModelSerializer):
     owner = UsernameField(required=False, allow_null=True)
 
     class Meta:
@@ -62,7 +63,7 @@ class IncidentOutput(serializers.ModelSerializer):
     reference = serializers.CharField(read_only=True)
     severity = serializers.CharField(source="severity.key")
     services = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
-    commander = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    commander = serializers.SlugRelatedField(read_only=True, slug_field="username", allow_null=True)
     acknowledge_due_at = serializers.DateTimeField()
     resolve_due_at = serializers.DateTimeField()
     acknowledge_breached = serializers.SerializerMethodField()
@@ -121,7 +122,7 @@ class IncidentDetailOutput(IncidentOutput):
         fields = [*IncidentOutput.Meta.fields, "responders"]
 
 
-class IncidentCreateInput(serializers.Serializer):
+class IncidentCreateInput(StrictInput, serializers.Serializer):
     title = serializers.CharField(max_length=255)
     severity = SeverityKeyField()
     service = serializers.SlugRelatedField(
@@ -136,16 +137,16 @@ class IncidentCreateInput(serializers.Serializer):
     started_at = serializers.DateTimeField(required=False)
 
 
-class TransitionInput(serializers.Serializer):
+class TransitionInput(StrictInput, serializers.Serializer):
     status = serializers.ChoiceField(choices=IncidentStatus.choices)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class ResolveInput(serializers.Serializer):
+class ResolveInput(StrictInput, serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class StatusUpdateInput(serializers.Serializer):
+class StatusUpdateInput(StrictInput, serializers.Serializer):
     message = serializers.CharField(max_length=10000)
     public = serializers.BooleanField(required=False, default=False)
     status = serializers.ChoiceField(choices=UpdateStatus.choices, required=False, allow_null=True)
@@ -158,7 +159,7 @@ class StatusUpdateInput(serializers.Serializer):
 
 
 class StatusUpdateOutput(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    author = serializers.SlugRelatedField(read_only=True, slug_field="username", allow_null=True)
 
     class Meta:
         model = StatusUpdate
@@ -167,14 +168,16 @@ class StatusUpdateOutput(serializers.ModelSerializer):
 
 class TimelineEventOutput(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_label")
-    user = serializers.SlugRelatedField(source="actor", read_only=True, slug_field="username")
+    user = serializers.SlugRelatedField(
+        source="actor", read_only=True, slug_field="username", allow_null=True
+    )
 
     class Meta:
         model = TimelineEvent
         fields = ["id", "at", "kind", "actor", "user", "message", "before", "after"]
 
 
-class ResponderInput(serializers.Serializer):
+class ResponderInput(StrictInput, serializers.Serializer):
     user = UsernameField()
     role = serializers.ChoiceField(
         choices=ResponderRole.choices, required=False, default=ResponderRole.RESPONDER

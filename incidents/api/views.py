@@ -87,6 +87,7 @@ def _incident_answer(incident: Incident) -> Response:
 
 class IncidentAcknowledge(APIView):
     permission_classes = [has_perm("incidents.acknowledge_incident")]
+    conflicts = {"POST": "The incident is resolved: reopen it before acknowledging it."}
 
     @extend_schema(request=None, responses=s.IncidentDetailOutput)
     def post(self, request, pk: int):
@@ -114,6 +115,7 @@ class IncidentTransition(APIView):
     """Move an incident along the status flow; `resolved` → `investigating` reopens (reason needed)."""
 
     permission_classes = [has_perm("incidents.change_incident")]
+    conflicts = {"POST": "The incident's status does not lead to the one asked for."}
 
     @extend_schema(request=s.TransitionInput, responses=s.IncidentDetailOutput)
     def post(self, request, pk: int):
@@ -133,6 +135,7 @@ class IncidentTransition(APIView):
 
 class IncidentUpdates(APIView):
     queryset = Incident.objects.all()
+    conflicts = {"POST": "The update's `status` is not a move the incident can make."}
 
     def get_permissions(self):
         if self.request.method == "POST":

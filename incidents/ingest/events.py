@@ -3,11 +3,12 @@
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.validators import ProhibitNullCharactersValidator
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 TRIGGER = "trigger"
 ACKNOWLEDGE = "acknowledge"
@@ -106,6 +107,12 @@ class StrictCharField(serializers.CharField):
             v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
         ]
 
+    def run_validation(self, data=empty):
+        # The schema's maxLength counts the string as sent; DRF would count it trimmed.
+        if isinstance(data, str) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().run_validation(data)
+
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("not_a_string")
@@ -131,5 +138,9 @@ class FlexibleDateTimeField(serializers.DateTimeField):
                 self.fail("invalid", format="RFC 3339, e.g. 2026-11-23T01:54:28.414119936Z")
             if parsed.tzinfo is None:
                 self.fail("invalid", format="RFC 3339 with a time zone offset")
-            return parsed
+            # PostgreSQL stores no offset past ±15:59, which RFC 3339 (and Python) allow.
+            try:
+                return parsed.astimezone(UTC)
+            except OverflowError:
+                self.fail("overflow")
         self.fail("invalid", format="RFC 3339 string")
