@@ -575,12 +575,12 @@ def _update_due(deadline: IncidentDeadline, now: datetime) -> None:
     if not incident.is_open or not every:
         deadline.done_at = now
         return
-    last = (
-        StatusUpdate.objects.filter(incident=incident)
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)
-        .first()
-    )
+    # Once customers follow the incident on the status page, only public updates keep it fresh.
+    updates = StatusUpdate.objects.filter(incident=incident)
+    public = updates.filter(public=True).exists()
+    if public:
+        updates = updates.filter(public=True)
+    last = updates.order_by("-created_at").values_list("created_at", flat=True).first()
     last = max(filter(None, [last, incident.detected_at]))
     if last + every > now:
         deadline.due_at = last + every
@@ -601,7 +601,8 @@ def _update_due(deadline: IncidentDeadline, now: datetime) -> None:
         incident=incident,
         kind=TimelineKind.ESCALATION,
         via=VIA,
-        message=f"No status update for {humanize_duration(now - last)} (cadence {humanize_duration(every)}): "
+        message=f"No {'public ' if public else ''}status update for "
+        f"{humanize_duration(now - last)} (cadence {humanize_duration(every)}): "
         + (
             f"reminded {', '.join(names)}."
             if names

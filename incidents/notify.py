@@ -281,6 +281,12 @@ def render(notification: Notification) -> tuple[str, str]:
         if incident.severity.update_every
         else "",
     }
+    if notification.reason == NotificationReason.REMINDER:
+        # Customers follow public incidents: the reminder asks for a public update, prefilled.
+        context["public"] = incident.updates.filter(public=True).exists()
+        context["post_update_url"] = admin_url(incident).replace(
+            "/change/", "/post-update/?public=1" if context["public"] else "/post-update/"
+        )
     template = "page" if notification.reason == NotificationReason.PAGE else "reminder"
     body = render_to_string(f"messages/{template}.txt", context).strip()
     subject = render_to_string(f"messages/{template}_subject.txt", context).strip()

@@ -360,3 +360,27 @@ def test_acknowledge_target_follows_a_lowered_severity(policy):
     deadline.refresh_from_db()
     assert deadline.done_at is None
     assert deadline.due_at == T0 + severity("P3").acknowledge_within
+
+
+def test_once_public_only_public_updates_keep_the_cadence(policy, people):
+    from incidents import notify
+    from incidents.models import StatusUpdate
+
+    incident = open_incident(policy, key="P0", commander=people[2])
+    incident_acknowledge(incident=incident)
+    every = incident.severity.update_every
+    public = status_update_post(incident=incident, message="Investigating.", public=True)
+    internal = status_update_post(incident=incident, message="Rolled back the deploy.")
+    StatusUpdate.objects.filter(pk=public.pk).update(created_at=T0)
+    StatusUpdate.objects.filter(pk=internal.pk).update(created_at=T0 + every - timedelta(minutes=1))
+    deadline = IncidentDeadline.objects.get(incident=incident, kind="update")
+
+    assert escalation.escalation_fire_deadline(deadline_id=deadline.pk, now=T0 + every)
+
+    reminder = Notification.objects.get(incident=incident, reason="reminder")
+    subject, body = notify.render(reminder)
+    assert "public status update due" in subject
+    assert "/post-update/?public=1" in body
+    assert TimelineEvent.objects.filter(
+        incident=incident, message__startswith="No public status update for"
+    ).exists()
