@@ -134,8 +134,10 @@ def _start_deadlines(incident: Incident) -> None:
 
 @transaction.atomic
 def escalation_start(*, incident_id: int, now: datetime | None = None) -> IncidentEscalation | None:
-    """Copy the incident's policy onto it and schedule step 1. Safe to call twice."""
-    now = now or timezone.now()
+    """Copy the incident's policy onto it and schedule step 1. Safe to call twice.
+
+    The escalation clock starts at detection (for an incident opened now, that is now).
+    """
     incident = (
         Incident.objects.select_for_update(of=("self",))
         .select_related("severity")
@@ -144,6 +146,7 @@ def escalation_start(*, incident_id: int, now: datetime | None = None) -> Incide
     )
     if incident is None or not incident.is_open:
         return None
+    now = now or incident.detected_at
     existing = IncidentEscalation.objects.filter(incident=incident).first()
     if existing is not None:
         return existing
@@ -702,23 +705,17 @@ def escalation_sweep(*, budget_seconds: float = 20.0, grace_seconds: float = 2.0
 # --- lifecycle hooks ---------------------------------------------------------------------------
 
 
+# Run inside the incident's own transaction (see incidents.lifecycle): the escalation row
+# commits with the incident, so an accepted alert always has a timer the sweep can fire.
 def _on_incident_opened(incident_id: int) -> None:
-    try:
-        escalation_start(incident_id=incident_id)
-    except Exception:
-        # The incident is committed; the operator sees the error in the logs. Never fail the
-        # request that opened it.
-        logger.exception("Could not start the escalation of incident %s", incident_id)
+    escalation_start(incident_id=incident_id)
 
 
 def _on_incident_status_changed(incident_id: int, before: str, after: str) -> None:
-    try:
-        if after == IncidentStatus.RESOLVED:
-            escalation_resolve(incident_id=incident_id)
-        elif before == IncidentStatus.TRIGGERED:
-            escalation_acknowledge(incident_id=incident_id)
-    except Exception:
-        logger.exception("Could not update the escalation of incident %s", incident_id)
+    if after == IncidentStatus.RESOLVED:
+        escalation_resolve(incident_id=incident_id)
+    elif before == IncidentStatus.TRIGGERED:
+        escalation_acknowledge(incident_id=incident_id)
 
 
 _registered = False

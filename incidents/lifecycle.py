@@ -6,11 +6,12 @@ no-op when the incident is already where it was asked to go, refuses illegal mov
 commit. `actor` is the acting user; `via` names a non-user actor (an integration, a timer).
 """
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from incidents.choices import (
@@ -34,14 +35,21 @@ from incidents.models import (
 from incidents.timeline import actor_label, timeline_record
 
 User = AbstractBaseUser
+logger = logging.getLogger(__name__)
 
-# Side effects other parts of Tocsin attach to incident events (escalation, post-mortems, ...).
-# Each hook is called on commit with the incident id; hooks must not raise.
+# Side effects other parts of Tocsin attach to incident events (escalation, post-mortems, the
+# status page). Hooks run INSIDE the transaction that makes the change, so their rows (an
+# escalation state, a post-mortem draft) commit with it or not at all: a process that dies right
+# after the commit cannot leave an incident that never pages. Each hook runs in its own
+# savepoint; one that fails is logged and undone alone, and the change itself still commits.
+# Hooks only write rows; anything that leaves the database (a Celery publish) goes on commit.
 _on_open_hooks: list[Callable[[int], None]] = []
 _on_status_hooks: list[Callable[[int, str, str], None]] = []
+_on_update_hooks: list[Callable[[int], None]] = []
 
 
 def on_incident_opened(hook: Callable[[int], None]) -> Callable[[int], None]:
+    """Register `hook(incident_id)`, run in the transaction that opens each incident."""
     _on_open_hooks.append(hook)
     return hook
 
@@ -49,21 +57,33 @@ def on_incident_opened(hook: Callable[[int], None]) -> Callable[[int], None]:
 def on_incident_status_changed(
     hook: Callable[[int, str, str], None],
 ) -> Callable[[int, str, str], None]:
-    """Register `hook(incident_id, before, after)`, called after each committed status move."""
+    """Register `hook(incident_id, before, after)`, run in the transaction of each status move."""
     _on_status_hooks.append(hook)
     return hook
 
 
-_on_update_hooks: list[Callable[[int], None]] = []
-
-
 def on_status_update_posted(hook: Callable[[int], None]) -> Callable[[int], None]:
-    """Register `hook(status_update_id)`, called after each committed status update."""
+    """Register `hook(status_update_id)`, run in the transaction that posts each update."""
     _on_update_hooks.append(hook)
     return hook
 
 
+def _run_hooks(hooks: list[Callable], *args) -> None:
+    for hook in hooks:
+        try:
+            with transaction.atomic():
+                hook(*args)
+        except Exception:
+            logger.exception("Hook %s failed for %s; the change itself stands", hook.__name__, args)
+
+
 def _next_number() -> int:
+    """The next incident number: a sequence on PostgreSQL (no lock held until commit; a rolled
+    back incident leaves a gap), else a counter row locked for the transaction."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval('incidents_incident_number_seq')")
+            return cursor.fetchone()[0]
     counter, _ = IncidentCounter.objects.select_for_update().get_or_create(name="incident")
     counter.value += 1
     counter.save(update_fields=["value"])
@@ -116,8 +136,7 @@ def incident_create(
         + f" by {actor_label(actor, via)}.",
         after={"status": incident.status, "severity": severity.key, "title": incident.title},
     )
-    for hook in _on_open_hooks:
-        transaction.on_commit(lambda hook=hook: hook(incident.pk))
+    _run_hooks(_on_open_hooks, incident.pk)
     return incident
 
 
@@ -176,8 +195,7 @@ def _move(
         before={"status": before},
         after={"status": to},
     )
-    for hook in _on_status_hooks:
-        transaction.on_commit(lambda hook=hook: hook(incident.pk, before, to))
+    _run_hooks(_on_status_hooks, incident.pk, before, to)
     return incident
 
 
@@ -474,8 +492,7 @@ def status_update_post(
         message=f"{actor_label(actor, via)} posted a {visibility} update ({status.label}): {message}",
         after={"update": update.pk, "public": public, "status": status},
     )
-    for hook in _on_update_hooks:
-        transaction.on_commit(lambda hook=hook: hook(update.pk))
+    _run_hooks(_on_update_hooks, update.pk)
     return update
 
 

@@ -118,16 +118,14 @@ def draft_on_resolve(incident_id: int, before: str, after: str) -> None:
     """Lifecycle hook: a resolved incident whose severity requires one gets its draft.
 
     Optional and not-required severities get none automatically; people start those by hand.
-    Hooks must not raise, so a failure is logged and the incident's resolution stands.
+    It runs in the resolving transaction, in its own savepoint: a failure is logged by the
+    lifecycle and the incident's resolution stands.
     """
     if after != IncidentStatus.RESOLVED:
         return
-    try:
-        incident = Incident.objects.select_related("severity").get(pk=incident_id)
-        if incident.severity.postmortem == PostmortemPolicy.REQUIRED:
-            postmortem_draft(incident=incident)
-    except Exception:
-        logger.exception("Could not draft the post-mortem of incident %s", incident_id)
+    incident = Incident.objects.select_related("severity").get(pk=incident_id)
+    if incident.severity.postmortem == PostmortemPolicy.REQUIRED:
+        postmortem_draft(incident=incident)
 
 
 @transaction.atomic

@@ -30,10 +30,9 @@ class IncidentQuerySet(models.QuerySet):
 
 
 class IncidentCounter(models.Model):
-    """A single row handing out incident numbers in order (INC-1, INC-2, ...).
-
-    Locked for the length of the creating transaction, so numbers never repeat and, on
-    PostgreSQL, never skip for a rolled-back incident.
+    """A single row handing out incident numbers in order (INC-1, INC-2, ...) on databases
+    without sequences (SQLite). Locked for the length of the creating transaction, so numbers
+    never repeat. PostgreSQL uses the sequence `incidents_incident_number_seq` instead.
     """
 
     name = models.CharField(max_length=20, primary_key=True)
@@ -55,7 +54,10 @@ class Incident(models.Model):
     severity = models.ForeignKey("incidents.Severity", on_delete=models.PROTECT, related_name="+")
     services = models.ManyToManyField("incidents.Service", blank=True, related_name="incidents")
     status = models.CharField(
-        max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.TRIGGERED, db_index=True
+        max_length=16,
+        choices=IncidentStatus.choices,
+        default=IncidentStatus.TRIGGERED,
+        db_index=True,
     )
     impact = models.TextField(blank=True, help_text="Who is affected and how.")
     commander = models.ForeignKey(
@@ -102,7 +104,8 @@ class Incident(models.Model):
                 name="incident_resolved_at_iff_resolved",
             ),
             models.CheckConstraint(
-                condition=Q(status=IncidentStatus.TRIGGERED) | Q(acknowledged_at__isnull=False)
+                condition=Q(status=IncidentStatus.TRIGGERED)
+                | Q(acknowledged_at__isnull=False)
                 | Q(status=IncidentStatus.RESOLVED),
                 name="incident_worked_states_acknowledged",
             ),

@@ -8,5 +8,5 @@ def notify_subscribers(update_id: int) -> None:
     from incidents.models import StatusUpdate
 
     if StatusUpdate.objects.filter(pk=update_id, public=True).exists():
-        # Never waits on the broker: a web request posting an update must not hang on Redis.
-        timers.publish("incidents.statuspage.notify_subscribers", [update_id])
+        # After the commit, so the worker finds the update; never waits on the broker.
+        timers.publish_on_commit("incidents.statuspage.notify_subscribers", [update_id])
