@@ -4,9 +4,9 @@ Every operation in the schema is fuzzed, in-process against the WSGI app, inside
 database transaction, with a user API token (Incident manager, superuser) and an integration
 token of each kind. A small world exists first (a service, an incident with its escalation,
 post-mortem and runbook, a schedule, a policy) and half of the generated ids are pointed at
-it, so operations reach their domain code and not only their 404. Examples per operation are
-few and generation is derandomized, so the run is the same every time and stays within a
-couple of minutes.
+it, so operations reach their domain code and not only their 404. No operation is left out.
+Generation is derandomized, so the run is the same every time; 40 examples per operation
+keep it near a minute on two cores (random seeds at 100 examples found nothing more).
 """
 
 from datetime import timedelta

@@ -108,9 +108,14 @@ class StrictCharField(serializers.CharField):
         ]
 
     def run_validation(self, data=empty):
-        # The schema's maxLength counts the string as sent; DRF would count it trimmed.
-        if isinstance(data, str) and self.max_length is not None and len(data) > self.max_length:
-            self.fail("max_length", max_length=self.max_length)
+        if isinstance(data, str):
+            # The schema's maxLength counts the string as sent; DRF would count it trimmed.
+            if self.max_length is not None and len(data) > self.max_length:
+                self.fail("max_length", max_length=self.max_length)
+            # NULs are dropped before storage, so a value of NULs and spaces is blank.
+            stored = data.replace("\x00", "")
+            if not self.allow_blank and not (stored.strip() if self.trim_whitespace else stored):
+                self.fail("blank")
         return super().run_validation(data)
 
     def to_internal_value(self, data):
