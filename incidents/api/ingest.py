@@ -16,7 +16,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -26,6 +25,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from incidents.api.schema import AutoSchema
 from incidents.ingest import alertmanager, generic, grafana, opsgenie, pagerduty
 from incidents.ingest.events import ACKNOWLEDGE, RESOLVE, AlertEvent, InvalidPayload
 from incidents.ingest.service import alert_ingest, integration_admit
