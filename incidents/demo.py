@@ -115,7 +115,13 @@ def _replay(incident: Incident, *, started_ago: timedelta, minutes: list[int]) -
     incident.detected_at = detected
     incident.started_at = detected - timedelta(minutes=3)
     incident.save(
-        update_fields=["started_at", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at"]
+        update_fields=[
+            "started_at",
+            "detected_at",
+            "acknowledged_at",
+            "mitigated_at",
+            "resolved_at",
+        ]
     )
 
 

@@ -14,7 +14,9 @@ class Severity(models.Model):
     )
     description = models.TextField(blank=True)
     color = models.CharField(max_length=7, default="#6b7280", help_text="Badge colour, #rrggbb.")
-    acknowledge_within = models.DurationField(help_text="Target time from detection to acknowledgement.")
+    acknowledge_within = models.DurationField(
+        help_text="Target time from detection to acknowledgement."
+    )
     resolve_within = models.DurationField(help_text="Target time from detection to resolution.")
     update_every = models.DurationField(
         null=True, blank=True, help_text="Status-update cadence while open; empty for none."
@@ -32,7 +34,8 @@ class Severity(models.Model):
         verbose_name_plural = "severities"
         constraints = [
             models.CheckConstraint(
-                condition=~models.Q(postmortem="required") | models.Q(postmortem_due_within__isnull=False),
+                condition=~models.Q(postmortem="required")
+                | models.Q(postmortem_due_within__isnull=False),
                 name="severity_required_postmortem_has_due",
             ),
         ]
