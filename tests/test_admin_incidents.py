@@ -415,7 +415,8 @@ def test_change_page_shows_timeline_updates_and_target_state(admin_client, respo
         for i in response.context["inline_admin_formsets"]
         if i.opts.model._meta.model_name == "timelineevent"
     )
-    assert len(timeline.formset.forms) == incident.timeline.count() == 3
+    # created, Tocsin's escalation note, acknowledged, update
+    assert len(timeline.formset.forms) == incident.timeline.count() == 4
     assert not timeline.has_add_permission and not timeline.has_change_permission
     assert responder.get_full_name() in body
 
