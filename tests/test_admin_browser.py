@@ -1,56 +1,19 @@
 """A responder acknowledges an incident in the admin, in a real headless Chromium."""
 
-import os
-from pathlib import Path
-
 import pytest
 from django.contrib.auth.models import Group
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from incidents.defaults import ensure_default_severities
 from incidents.models import Incident, Severity
+from tests.conftest import save_screenshot
 from tests.factories import UserFactory, make_incident
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 PASSWORD = "correct horse battery staple"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser(tmp_path, settings):
-    # Production settings use the manifest storage, which needs collectstatic first.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing: apt-get install chromium"
-    assert os.access(CHROMEDRIVER, os.X_OK), f"{CHROMEDRIVER} is missing: install chromium-driver"
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=ChromeService(CHROMEDRIVER))
-    driver.implicitly_wait(2)
-    yield driver
-    driver.quit()
 
 
 def test_responder_acknowledges_an_incident_from_the_list(live_server, browser):
@@ -108,8 +71,7 @@ def test_responder_acknowledges_an_incident_from_the_list(live_server, browser):
         "Rita Responder changed status from Triggered to Acknowledged.",
     ) in entries
 
-    ARTIFACTS.mkdir(exist_ok=True)
     height = browser.execute_script("return document.body.scrollHeight")
     browser.set_window_size(1400, min(height, 3000))
-    browser.save_screenshot(str(ARTIFACTS / "admin-acknowledged-incident.png"))
+    save_screenshot(browser, "admin-acknowledged-incident")
     assert Incident.objects.get(pk=incident.pk).acknowledged_at is not None
