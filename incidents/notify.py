@@ -238,6 +238,38 @@ def remind(*, incident: Incident, users: Iterable, count: int, now: datetime) ->
     return _queue_all(rows)
 
 
+def followup(
+    *, incident: Incident, user, key: str, subject: str, body: str, now: datetime
+) -> Notification | None:
+    """Queue a follow-up reminder (post-mortem or action item) to a person's first route.
+
+    `key` makes it once only: queuing the same key again leaves the first row as it is.
+    Returns None when the person cannot be reached at all.
+    """
+    routes = routes_for(user, now)
+    if not routes:
+        return None
+    route = routes[0]
+    (row,) = _queue_all(
+        [
+            Notification(
+                incident=incident,
+                dedup_key=f"followup:{key}:user:{user.pk}",
+                reason=NotificationReason.FOLLOWUP,
+                user=user,
+                recipient=user.get_username(),
+                contact_method=route.method,
+                kind=route.kind,
+                address=route.address,
+                subject=subject[:255],
+                body=body,
+                due_at=now,
+            )
+        ]
+    )
+    return row
+
+
 # --- messages ----------------------------------------------------------------------------------
 
 
@@ -269,6 +301,8 @@ def admin_url(incident: Incident) -> str:
 
 def render(notification: Notification) -> tuple[str, str]:
     """(subject, body) of a notification."""
+    if notification.reason == NotificationReason.FOLLOWUP:
+        return notification.subject, notification.body
     incident = notification.incident
     context = {
         "notification": notification,
@@ -336,6 +370,8 @@ def _describe(error: Exception) -> str:
 
 
 def _still_wanted(notification: Notification) -> bool:
+    if notification.reason == NotificationReason.FOLLOWUP:
+        return True  # follow-up work is about resolved incidents
     incident = notification.incident
     if incident.status == IncidentStatus.RESOLVED:
         return False

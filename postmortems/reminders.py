@@ -2,20 +2,20 @@
 
 Each row is claimed with a compare-and-set on `last_reminded_at` (not yet reminded since the
 start of the current UTC day), so two runs of the task, or two workers, send one reminder per
-row per day. Email goes through Django's email backend: the notification rows of
-`incidents.notify` speak of paging an incident, not of follow-up work.
+row per day. Reminders are notification rows (`incidents.notify.followup`): they reach the
+person by their first contact route, are retried with backoff, and show in the delivery log.
 """
 
 import logging
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents import notify
 from postmortems.models import ActionItem, Postmortem
 
 logger = logging.getLogger(__name__)
@@ -34,14 +34,22 @@ def _admin_url(viewname: str, pk: int) -> str:
     return settings.TOCSIN_BASE_URL + reverse(viewname, args=[pk])
 
 
-def _send(template: str, recipient, context: dict) -> None:
+def _queue(template: str, recipient, context: dict, key: str, now: datetime) -> bool:
     subject, _, body = render_to_string(template, context).strip().partition("\n")
-    send_mail(subject.strip(), body.strip() + "\n", None, [recipient.email])
+    row = notify.followup(
+        incident=context["incident"],
+        user=recipient,
+        key=f"{key}:{_start_of_day(now):%Y-%m-%d}",
+        subject=subject.strip(),
+        body=body.strip() + "\n",
+        now=now,
+    )
+    return row is not None
 
 
 def postmortem_reminders_send(*, now: datetime | None = None) -> dict[str, int]:
     """Remind the author (else the incident's commander) of each overdue post-mortem, and the
-    owner of each overdue action item. Returns how many reminders went out of each kind."""
+    owner of each overdue action item. Returns how many reminders were queued of each kind."""
     now = now or timezone.now()
     sent = {"postmortems": 0, "action_items": 0}
     overdue = (
@@ -51,7 +59,7 @@ def postmortem_reminders_send(*, now: datetime | None = None) -> dict[str, int]:
     )
     for postmortem in overdue:
         recipient = postmortem.author or postmortem.incident.commander
-        if recipient is None or not recipient.email or not _claim(Postmortem, postmortem.pk, now):
+        if recipient is None or not _claim(Postmortem, postmortem.pk, now):
             continue
         context = {
             "postmortem": postmortem,
@@ -59,9 +67,14 @@ def postmortem_reminders_send(*, now: datetime | None = None) -> dict[str, int]:
             "recipient": recipient,
             "url": _admin_url("admin:postmortems_postmortem_change", postmortem.pk),
         }
-        _deliver(
-            "emails/postmortems/postmortem_overdue.txt", recipient, context, sent, "postmortems"
-        )
+        if _queue(
+            "emails/postmortems/postmortem_overdue.txt",
+            recipient,
+            context,
+            f"postmortem:{postmortem.pk}",
+            now,
+        ):
+            sent["postmortems"] += 1
     items = (
         ActionItem.objects.overdue(now.astimezone(UTC).date())
         .filter(owner__isnull=False)
@@ -69,7 +82,7 @@ def postmortem_reminders_send(*, now: datetime | None = None) -> dict[str, int]:
         .order_by("due_date", "pk")
     )
     for item in items:
-        if not item.owner.email or not _claim(ActionItem, item.pk, now):
+        if not _claim(ActionItem, item.pk, now):
             continue
         context = {
             "item": item,
@@ -77,17 +90,12 @@ def postmortem_reminders_send(*, now: datetime | None = None) -> dict[str, int]:
             "recipient": item.owner,
             "url": _admin_url("admin:postmortems_actionitem_change", item.pk),
         }
-        _deliver(
-            "emails/postmortems/action_item_overdue.txt", item.owner, context, sent, "action_items"
-        )
+        if _queue(
+            "emails/postmortems/action_item_overdue.txt",
+            item.owner,
+            context,
+            f"actionitem:{item.pk}",
+            now,
+        ):
+            sent["action_items"] += 1
     return sent
-
-
-def _deliver(template: str, recipient, context: dict, sent: dict, kind: str) -> None:
-    try:
-        _send(template, recipient, context)
-    except Exception:
-        # Claimed but not sent: tomorrow's run tries again; one failure must not stop the rest.
-        logger.exception("Could not send a %s reminder to %s", kind, recipient.email)
-    else:
-        sent[kind] += 1

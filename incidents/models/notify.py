@@ -71,6 +71,8 @@ class NotificationStatus(models.TextChoices):
 class NotificationReason(models.TextChoices):
     PAGE = "page", "Page"
     REMINDER = "reminder", "Update reminder"
+    # After the incident: overdue post-mortems and action items. Such a row carries its text.
+    FOLLOWUP = "followup", "Follow-up reminder"
 
 
 class NotificationQuerySet(models.QuerySet):
@@ -112,6 +114,10 @@ class Notification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     dedup_key = models.CharField(max_length=200, unique=True, editable=False)
+    subject = models.CharField(
+        max_length=255, blank=True, help_text="Follow-up reminders only: the message as queued."
+    )
+    body = models.TextField(blank=True)
 
     objects = NotificationQuerySet.as_manager()
 
