@@ -534,6 +534,27 @@ def escalation_resolve(*, incident_id: int) -> IncidentEscalation | None:
     )
 
 
+def escalation_reopen(*, incident_id: int, now: datetime | None = None) -> None:
+    """A reopened incident is being worked again: its status-update cadence resumes from now.
+
+    Paging does not restart: reopening lands in investigating, which is acknowledged already.
+    """
+    now = now or timezone.now()
+    incident = Incident.objects.select_related("severity").get(pk=incident_id)
+    every = incident.severity.update_every
+    if not every:
+        return
+    deadline, created = IncidentDeadline.objects.select_for_update().get_or_create(
+        incident=incident, kind=DeadlineKind.UPDATE, defaults={"due_at": now + every}
+    )
+    if not created:
+        deadline.done_at = None
+        deadline.due_at = now + every
+        deadline.version += 1
+        deadline.save(update_fields=["done_at", "due_at", "version"])
+    _publish_deadline(deadline)
+
+
 # --- severity timers ---------------------------------------------------------------------------
 
 
@@ -714,6 +735,8 @@ def _on_incident_opened(incident_id: int) -> None:
 def _on_incident_status_changed(incident_id: int, before: str, after: str) -> None:
     if after == IncidentStatus.RESOLVED:
         escalation_resolve(incident_id=incident_id)
+    elif before == IncidentStatus.RESOLVED:
+        escalation_reopen(incident_id=incident_id)
     elif before == IncidentStatus.TRIGGERED:
         escalation_acknowledge(incident_id=incident_id)
 

@@ -384,3 +384,20 @@ def test_once_public_only_public_updates_keep_the_cadence(policy, people):
     assert TimelineEvent.objects.filter(
         incident=incident, message__startswith="No public status update for"
     ).exists()
+
+
+def test_reopening_resumes_the_update_cadence(policy, people):
+    from incidents.lifecycle import incident_reopen
+
+    incident = open_incident(policy, key="P0", commander=people[2])
+    incident_resolve(incident=incident)
+    deadline = IncidentDeadline.objects.get(incident=incident, kind="update")
+    assert deadline.done_at is not None
+
+    before = timezone.now()
+    incident_reopen(incident=incident, reason="Errors are back")
+    deadline.refresh_from_db()
+    assert deadline.done_at is None
+    assert deadline.due_at >= before + incident.severity.update_every
+    assert escalation.escalation_fire_deadline(deadline_id=deadline.pk, now=deadline.due_at)
+    assert Notification.objects.filter(incident=incident, reason="reminder").exists()
