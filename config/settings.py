@@ -15,11 +15,15 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
+# Without a key, commands that serve nothing (makemigrations, shell) still run, on a throwaway
+# key; serving refuses to start (config/wsgi.py, config/asgi.py) and `check --deploy` fails.
+TOCSIN_SECRET_KEY_MISSING = not SECRET_KEY and not DEBUG
 if not SECRET_KEY:
-    if not DEBUG:
-        # Production must set a real key; local runs (`make run` sets DEBUG=True) get a fixed one.
-        raise environ.ImproperlyConfigured("Set SECRET_KEY (or DEBUG=True for local development).")
-    SECRET_KEY = "django-insecure-local-development-only-key-do-not-use-in-production"
+    SECRET_KEY = (
+        "django-insecure-local-development-only-key-do-not-use-in-production"
+        if DEBUG
+        else "unset-" + __import__("secrets").token_urlsafe(50)
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 TOCSIN_BASE_URL = env.str("TOCSIN_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")

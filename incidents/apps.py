@@ -29,6 +29,7 @@ class IncidentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from incidents import checks  # noqa: F401  (registers the system checks)
         from incidents.statuspage import hooks  # noqa: F401  (registers lifecycle hooks)
 
         post_migrate.connect(

@@ -36,18 +36,23 @@ def test_check_deploy_is_clean_with_debug_off_and_a_real_secret():
     assert "no issues" in result.stdout
 
 
-def test_debug_off_without_secret_key_refuses_to_start():
+def test_debug_off_without_secret_key_refuses_to_serve_and_fails_the_deploy_check():
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env={**env, "DEBUG": "False", "SECRET_KEY": ""},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode != 0
-    assert "SECRET_KEY" in result.stderr
+    env.update(DEBUG="False", SECRET_KEY="", ALLOWED_HOSTS="tocsin.example.com")
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    deploy = run("manage.py", "check", "--deploy")
+    assert deploy.returncode != 0
+    assert "tocsin.E001" in deploy.stderr and "SECRET_KEY is not set" in deploy.stderr
+    serving = run("-c", "import config.wsgi")
+    assert serving.returncode != 0
+    assert "Set SECRET_KEY" in serving.stderr
+    # Commands that serve nothing still work, e.g. checking for missing migrations.
+    assert run("manage.py", "makemigrations", "--check", "--dry-run").returncode == 0
 
 
 def test_debug_turns_off_https_redirect_and_secure_cookies():
