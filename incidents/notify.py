@@ -165,6 +165,20 @@ def _queue_all(rows: list[Notification]) -> list[Notification]:
     return rows
 
 
+def _to_person(incident: Incident, user, route: Route, dedup_key: str, **fields) -> Notification:
+    """A notification row reaching `user` by `route`."""
+    return Notification(
+        incident=incident,
+        dedup_key=dedup_key,
+        user=user,
+        recipient=user.get_username(),
+        contact_method=route.method,
+        kind=route.kind,
+        address=route.address,
+        **fields,
+    )
+
+
 def page(
     *,
     incident: Incident,
@@ -180,17 +194,15 @@ def page(
     prefix = f"page:{incident.pk}:{rnd}:{step}"
     for user in users:
         for route in routes_for(user, now, cache):
+            key = f"{prefix}:user:{user.pk}:{route.kind}:{_digest(route.address)}"
             rows.append(
-                Notification(
-                    incident=incident,
-                    dedup_key=f"{prefix}:user:{user.pk}:{route.kind}:{_digest(route.address)}",
+                _to_person(
+                    incident,
+                    user,
+                    route,
+                    key,
                     reason=NotificationReason.PAGE,
-                    user=user,
-                    recipient=user.get_username(),
-                    contact_method=route.method,
                     rule=route.rule,
-                    kind=route.kind,
-                    address=route.address,
                     round=rnd,
                     step=step,
                     due_at=route.due_at,
@@ -219,22 +231,13 @@ def remind(*, incident: Incident, users: Iterable, count: int, now: datetime) ->
     rows = []
     for user in users:
         routes = routes_for(user, now)
-        if not routes:
-            continue
-        route = routes[0]
-        rows.append(
-            Notification(
-                incident=incident,
-                dedup_key=f"reminder:{incident.pk}:{count}:user:{user.pk}",
-                reason=NotificationReason.REMINDER,
-                user=user,
-                recipient=user.get_username(),
-                contact_method=route.method,
-                kind=route.kind,
-                address=route.address,
-                due_at=now,
+        if routes:
+            key = f"reminder:{incident.pk}:{count}:user:{user.pk}"
+            rows.append(
+                _to_person(
+                    incident, user, routes[0], key, reason=NotificationReason.REMINDER, due_at=now
+                )
             )
-        )
     return _queue_all(rows)
 
 
@@ -249,25 +252,17 @@ def followup(
     routes = routes_for(user, now)
     if not routes:
         return None
-    route = routes[0]
-    (row,) = _queue_all(
-        [
-            Notification(
-                incident=incident,
-                dedup_key=f"followup:{key}:user:{user.pk}",
-                reason=NotificationReason.FOLLOWUP,
-                user=user,
-                recipient=user.get_username(),
-                contact_method=route.method,
-                kind=route.kind,
-                address=route.address,
-                subject=subject[:255],
-                body=body,
-                due_at=now,
-            )
-        ]
+    row = _to_person(
+        incident,
+        user,
+        routes[0],
+        f"followup:{key}:user:{user.pk}",
+        reason=NotificationReason.FOLLOWUP,
+        subject=subject[:255],
+        body=body,
+        due_at=now,
     )
-    return row
+    return _queue_all([row])[0]
 
 
 # --- messages ----------------------------------------------------------------------------------
