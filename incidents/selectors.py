@@ -13,8 +13,12 @@ def incident_list() -> QuerySet[Incident]:
 
 
 def incident_detail() -> QuerySet[Incident]:
-    return incident_list().prefetch_related(
-        Prefetch("responders", queryset=Responder.objects.select_related("user")),
+    return (
+        incident_list()
+        .select_related("escalation")
+        .prefetch_related(
+            Prefetch("responders", queryset=Responder.objects.select_related("user")),
+        )
     )
 
 

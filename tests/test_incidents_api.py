@@ -1,5 +1,7 @@
 """The incidents REST API as scripts use it: token auth, filters, create, moves, updates."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import Group
 from knox.models import AuthToken
@@ -289,3 +291,25 @@ def test_public_update_sets_the_public_title(api):
     )
     assert internal.status_code == 400
     assert "public_title" in internal.json()
+
+
+def test_detail_shows_where_paging_stands(api):
+    from incidents.policies import StepInput, escalation_policy_create
+
+    oncall = UserFactory(username="pat")
+    policy = escalation_policy_create(
+        name="Checkout", steps=[StepInput(delay=timedelta(0), targets=[oncall])]
+    )
+    service = ServiceFactory(name="Checkout", slug="checkout", escalation_policy=policy)
+    paged = make_incident(services=[service])
+    body = api.get(f"/api/v1/incidents/{paged.pk}/").json()
+    assert body["escalation"]["policy_name"] == "Checkout"
+    assert body["escalation"]["state"] == "active"
+    assert body["escalation"]["step"] == 1  # counted from 1, as in the escalate answer
+    assert body["acknowledge_breached_at"] is None
+    api.post(f"/api/v1/incidents/{paged.pk}/acknowledge/")
+    assert api.get(f"/api/v1/incidents/{paged.pk}/").json()["escalation"]["state"] == (
+        "acknowledged"
+    )
+    unpaged = make_incident()  # no policy applies
+    assert api.get(f"/api/v1/incidents/{unpaged.pk}/").json()["escalation"] is None

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents import escalation, notify
+from incidents.api.serializers import EscalationOutput
 from incidents.api.strict import StrictInput
 from incidents.api.views import has_perm
 from incidents.models import (
@@ -26,7 +27,6 @@ from incidents.models import (
     EscalationStep,
     EscalationTarget,
     Incident,
-    IncidentEscalation,
     Schedule,
     TargetType,
     TeamChannel,
@@ -134,25 +134,6 @@ class ContactMethodOutput(serializers.ModelSerializer):
     class Meta:
         model = ContactMethod
         fields = ["id", "user", "kind", "address", "label", "created_at"]
-
-
-class EscalationOutput(serializers.ModelSerializer):
-    step = serializers.SerializerMethodField()
-    round = serializers.SerializerMethodField()
-    steps = serializers.SerializerMethodField()
-
-    class Meta:
-        model = IncidentEscalation
-        fields = ["incident", "policy", "policy_name", "state", "step", "steps", "round", "next_at"]
-
-    def get_step(self, row) -> int:
-        return row.step + 1
-
-    def get_round(self, row) -> int:
-        return row.round + 1
-
-    def get_steps(self, row) -> int:
-        return len(row.steps)
 
 
 # --- views -------------------------------------------------------------------------------------

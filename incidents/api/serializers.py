@@ -3,11 +3,19 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.api.strict import StrictInput
 from incidents.choices import IncidentStatus, ResponderRole, UpdateStatus
-from incidents.models import Incident, Service, Severity, StatusUpdate, TimelineEvent
+from incidents.models import (
+    Incident,
+    IncidentEscalation,
+    Service,
+    Severity,
+    StatusUpdate,
+    TimelineEvent,
+)
 
 
 class UsernameField(serializers.SlugRelatedField):
@@ -115,11 +123,44 @@ class ResponderOutput(serializers.Serializer):
     added_at = serializers.DateTimeField()
 
 
+class EscalationOutput(serializers.ModelSerializer):
+    """Where paging stands on an incident (steps and rounds counted from 1)."""
+
+    step = serializers.SerializerMethodField()
+    round = serializers.SerializerMethodField()
+    steps = serializers.SerializerMethodField()
+
+    class Meta:
+        model = IncidentEscalation
+        fields = ["incident", "policy", "policy_name", "state", "step", "steps", "round", "next_at"]
+
+    def get_step(self, row) -> int:
+        return row.step + 1
+
+    def get_round(self, row) -> int:
+        return row.round + 1
+
+    def get_steps(self, row) -> int:
+        return len(row.steps)
+
+
 class IncidentDetailOutput(IncidentOutput):
     responders = ResponderOutput(many=True, read_only=True)
+    escalation = serializers.SerializerMethodField()
 
     class Meta(IncidentOutput.Meta):
-        fields = [*IncidentOutput.Meta.fields, "responders"]
+        fields = [
+            *IncidentOutput.Meta.fields,
+            "acknowledge_breached_at",
+            "responders",
+            "escalation",
+        ]
+
+    @extend_schema_field(EscalationOutput(allow_null=True))
+    def get_escalation(self, incident) -> dict | None:
+        """Where paging stands; null when no escalation policy applied."""
+        state = getattr(incident, "escalation", None)
+        return EscalationOutput(state).data if state is not None else None
 
 
 class IncidentCreateInput(StrictInput, serializers.Serializer):
