@@ -183,7 +183,7 @@ SPECTACULAR_SETTINGS = {
         "ActionItemStatusEnum": "postmortems.choices.ActionStatus",
         "ActionItemPriorityEnum": "postmortems.choices.ActionPriority",
         "IntegrationKindEnum": "incidents.models.alert.IntegrationKind",
-        "ContactKindEnum": "incidents.models.escalation.ContactKind",
+        "ContactKindEnum": "incidents.choices.ContactKind",
     },
 }
 

@@ -31,6 +31,13 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+class ContactKind(models.TextChoices):
+    """How a person, a team channel or a handoff is reached."""
+
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Webhook (Slack-compatible JSON)"
+
+
 class ResponderRole(models.TextChoices):
     RESPONDER = "responder", "Responder"
     COMMUNICATIONS = "communications", "Communications lead"

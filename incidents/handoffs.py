@@ -23,8 +23,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from incidents import notify, oncall
+from incidents.choices import ContactKind
 from incidents.models import Handoff, HandoffDelivery, Incident, Schedule, Severity
-from incidents.models.oncall import ChannelKind
 from incidents.scheduling import user_calendar
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def handoff_record(*, schedule: Schedule, at: datetime, spec=None) -> tuple[Hand
         if incoming is not None and incoming.email:
             rows.append(
                 HandoffDelivery(
-                    handoff=handoff, kind=ChannelKind.EMAIL, address=incoming.email, notice=True
+                    handoff=handoff, kind=ContactKind.EMAIL, address=incoming.email, notice=True
                 )
             )
         HandoffDelivery.objects.bulk_create(rows, ignore_conflicts=True)
@@ -187,7 +187,7 @@ def _send(delivery: HandoffDelivery) -> None:
     if delivery.notice:
         subject, body = _notice(handoff)
         send_mail(subject, body, None, [delivery.address])
-    elif delivery.kind == ChannelKind.EMAIL:
+    elif delivery.kind == ContactKind.EMAIL:
         incoming = _name(handoff.incoming)
         subject = f"On-call handoff: {handoff.schedule.name}, {incoming} takes over"
         send_mail(subject, handoff.message, None, [delivery.address])

@@ -15,9 +15,7 @@ from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.core.validators import URLValidator, validate_email
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -25,6 +23,7 @@ from django.utils import timezone
 
 from incidents import timers
 from incidents.choices import IncidentStatus, TimelineKind
+from incidents.contacts import check_contact_address
 from incidents.errors import DomainError
 from incidents.messages import humanize_duration
 from incidents.models import (
@@ -63,26 +62,13 @@ def webhook_timeout() -> float:
 # --- contact methods ---------------------------------------------------------------------------
 
 
-def check_address(kind: str, address: str) -> None:
-    try:
-        if kind == ContactKind.EMAIL:
-            validate_email(address)
-        elif kind == ContactKind.WEBHOOK:
-            URLValidator(schemes=["http", "https"])(address)
-        else:
-            raise DomainError(f"Unknown kind {kind!r}: use email or webhook.", field="kind")
-    except ValidationError as error:
-        what = "an email address" if kind == ContactKind.EMAIL else "an http(s) URL"
-        raise DomainError(f"{address!r} is not {what}.", field="address") from error
-
-
 @transaction.atomic
 def contact_method_create(
     *, user, kind: str, address: str, label: str = "", notify_after: timedelta | None = None
 ) -> ContactMethod:
     """Add a contact method; with `notify_after`, also a personal rule using it."""
     address = (address or "").strip()
-    check_address(kind, address)
+    check_contact_address(kind, address)
     if ContactMethod.objects.filter(user=user, kind=kind, address=address).exists():
         raise DomainError(
             f"{user.get_username()} already has this {kind} address.", field="address"

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
 
+from incidents.choices import ContactKind
+from incidents.contacts import check_contact_address
 from incidents.errors import DomainError
 from incidents.models import (
     HandoffChannel,
@@ -23,7 +23,7 @@ from incidents.models import (
     Schedule,
     UserCalendar,
 )
-from incidents.models.oncall import ChannelKind, ShiftKind
+from incidents.models.oncall import ShiftKind
 
 SHIFT_HOURS = re.compile(r"^([1-9][0-9]{0,2})h$")
 
@@ -48,18 +48,6 @@ def check_time_zone(name: str) -> zoneinfo.ZoneInfo:
             field="time_zone",
         )
     return zoneinfo.ZoneInfo(name)
-
-
-def check_channel(kind: str, address: str) -> None:
-    try:
-        if kind == ChannelKind.EMAIL:
-            validate_email(address)
-        elif kind == ChannelKind.WEBHOOK:
-            URLValidator(schemes=["http", "https"])(address)
-        else:
-            raise DomainError(f"Unknown channel kind {kind!r}: use email or webhook.", field="kind")
-    except ValidationError as error:
-        raise DomainError(f"Invalid {kind} address {address!r}.", field="address") from error
 
 
 @dataclass
@@ -116,7 +104,7 @@ def schedule_create(
     for rotation in rotations:
         check_rotation(rotation)
     for kind, address in handoff_notify:
-        check_channel(kind, address)
+        check_contact_address(kind, address)
 
     try:
         with transaction.atomic():
@@ -278,7 +266,7 @@ def seed_demo_schedules(*, people: dict) -> list[Schedule]:
                         start_date=monday,
                     ),
                 ],
-                handoff_notify=[(ChannelKind.EMAIL, "platform-oncall@example.com")],
+                handoff_notify=[(ContactKind.EMAIL, "platform-oncall@example.com")],
             )
         )
     return made

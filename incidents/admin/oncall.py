@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from incidents import oncall, scheduling
+from incidents.contacts import check_contact_address
 from incidents.errors import DomainError
 from incidents.models import (
     Handoff,
@@ -133,7 +134,7 @@ class HandoffChannelForm(forms.ModelForm):
         data = super().clean()
         if data.get("kind") and data.get("address"):
             try:
-                scheduling.check_channel(data["kind"], data["address"])
+                check_contact_address(data["kind"], data["address"])
             except DomainError as error:
                 self.add_error("address", error.message)
         return data

@@ -25,9 +25,10 @@ from rest_framework.views import APIView
 from incidents import oncall, scheduling
 from incidents.api.instants import OUT_OF_RANGE, bounded_utc, date_in_range
 from incidents.api.strict import StrictInput
+from incidents.choices import ContactKind
+from incidents.contacts import check_contact_address
 from incidents.errors import DomainError
 from incidents.models import Override, Schedule
-from incidents.models.oncall import ChannelKind
 
 MAX_SHIFTS_WINDOW = timedelta(days=93)
 _iso = serializers.DateTimeField()
@@ -139,12 +140,12 @@ class RotationInput(StrictInput, serializers.Serializer):
 
 
 class ChannelSerializer(StrictInput, serializers.Serializer):
-    kind = serializers.ChoiceField(choices=ChannelKind.choices)
+    kind = serializers.ChoiceField(choices=ContactKind.choices)
     address = serializers.CharField(max_length=500)
 
     def validate(self, attrs):
         try:
-            scheduling.check_channel(attrs["kind"], attrs["address"])
+            check_contact_address(attrs["kind"], attrs["address"])
         except DomainError as error:
             raise ValidationError({error.field or "address": error.message}) from error
         return attrs

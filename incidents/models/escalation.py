@@ -13,10 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-
-class ContactKind(models.TextChoices):
-    EMAIL = "email", "Email"
-    WEBHOOK = "webhook", "Webhook (Slack-compatible JSON)"
+from incidents.choices import ContactKind
 
 
 class TeamChannel(models.Model):

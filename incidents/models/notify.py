@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from incidents.models.escalation import ContactKind
+from incidents.choices import ContactKind
 
 
 class ContactMethod(models.Model):

@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from incidents.choices import ContactKind
+
 
 def new_ical_token() -> str:
     return secrets.token_urlsafe(24)
@@ -30,11 +32,6 @@ class ShiftKind(models.TextChoices):
     DAILY = "daily", "Daily"
     WEEKLY = "weekly", "Weekly"
     HOURS = "hours", "Every N hours"
-
-
-class ChannelKind(models.TextChoices):
-    EMAIL = "email", "Email"
-    WEBHOOK = "webhook", "Webhook (Slack-compatible JSON)"
 
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -85,7 +82,7 @@ class HandoffChannel(models.Model):
     schedule = models.ForeignKey(
         Schedule, on_delete=models.CASCADE, related_name="handoff_channels"
     )
-    kind = models.CharField(max_length=10, choices=ChannelKind.choices)
+    kind = models.CharField(max_length=10, choices=ContactKind.choices)
     address = models.CharField(max_length=500, help_text="An email address or an http(s) URL.")
 
     class Meta:
@@ -235,7 +232,7 @@ class HandoffDelivery(models.Model):
     """One message of a handoff to one address; `sent_at` keeps a retry from sending it twice."""
 
     handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="deliveries")
-    kind = models.CharField(max_length=10, choices=ChannelKind.choices)
+    kind = models.CharField(max_length=10, choices=ContactKind.choices)
     address = models.CharField(max_length=500)
     # The team channel gets the handoff message, the incoming person a "you are now on call" notice.
     notice = models.BooleanField(default=False)
