@@ -270,13 +270,14 @@ def _runbooks(incident: Incident) -> list[dict]:
     ]
 
 
-def admin_url(incident: Incident) -> str:
+def admin_url(incident: Incident, page: str = "change") -> str:
+    """Absolute URL of an incident's admin page ("change", or "post_update")."""
     try:
-        path = reverse("admin:incidents_incident_change", args=[incident.pk])
+        path = reverse(f"admin:incidents_incident_{page}", args=[incident.pk])
     except Exception:
         # Resolving URLs imports every URLconf module; a page must go out even if one is broken.
         logger.exception("Could not reverse the admin URL of incident %s", incident.pk)
-        path = f"/admin/incidents/incident/{incident.pk}/change/"
+        path = f"/admin/incidents/incident/{incident.pk}/{page.replace('_', '-')}/"
     return settings.TOCSIN_BASE_URL + path
 
 
@@ -299,8 +300,8 @@ def render(notification: Notification) -> tuple[str, str]:
     if notification.reason == NotificationReason.REMINDER:
         # Customers follow public incidents: the reminder asks for a public update, prefilled.
         context["public"] = incident.updates.filter(public=True).exists()
-        context["post_update_url"] = admin_url(incident).replace(
-            "/change/", "/post-update/?public=1" if context["public"] else "/post-update/"
+        context["post_update_url"] = admin_url(incident, "post_update") + (
+            "?public=1" if context["public"] else ""
         )
     template = "page" if notification.reason == NotificationReason.PAGE else "reminder"
     body = render_to_string(f"messages/{template}.txt", context).strip()
