@@ -298,3 +298,19 @@ def test_public_update_template_names_public_services_only(checkout, internal_se
     hidden = make_incident(title="pgbouncer OOM", services=[internal_service])
     text = status_update_template(incident=hidden, status="identified", public=True)
     assert "pgbouncer" not in text and "Build farm" not in text
+
+
+def test_atom_feed_escapes_update_text_so_readers_show_it_as_text(client, checkout):
+    incident = announced(checkout)
+    lifecycle.status_update_post(
+        incident=incident,
+        message='Fixed <img src=x onerror="alert(1)"> & more\nline two',
+        public=True,
+    )
+    root = ET.fromstring(client.get("/status/feed.atom").content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    summary = root.find("a:entry", ns).find("a:summary", ns)
+    assert summary.get("type") == "html"
+    # What a reader renders as HTML: the markup arrives as escaped text, not as an element.
+    assert "<img" not in summary.text
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; more<br>line two" in summary.text

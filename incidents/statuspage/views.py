@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
+from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.views.decorators.cache import cache_page
@@ -91,7 +92,9 @@ class PublicUpdatesFeed(Feed):
         return f"{update.get_status_display()}: {update.incident.public_title or 'Service update'}"
 
     def item_description(self, update):
-        return update.message
+        # Atom writes this as <summary type="html">: readers render it as HTML, so the plain
+        # text staff typed is escaped here (line breaks kept) and never runs as markup.
+        return linebreaksbr(update.message, autoescape=True)
 
     def item_link(self, update):
         return reverse("status:incident", args=[update.incident.number]) + f"#update-{update.pk}"
