@@ -10,7 +10,7 @@ from django.utils.feedgenerator import Atom1Feed
 from django.views.decorators.cache import cache_page
 from django.views.decorators.http import require_GET, require_http_methods
 
-from incidents.models import Incident
+from incidents.models import Incident, Subscriber
 from incidents.statuspage import selectors, subscribers
 from incidents.statuspage.forms import SubscribeForm
 
@@ -123,12 +123,18 @@ def subscribe(request):
     return render(request, "status/subscribe.html", {"form": form}, status=status)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def confirm(request, token: str):
-    subscriber = subscribers.subscriber_confirm(token=token)
+    """GET shows a button, POST confirms: mail scanners follow links, people press buttons."""
+    if request.method == "POST":
+        subscriber = subscribers.subscriber_confirm(token=token)
+        if subscriber is None:
+            raise Http404("This confirmation link is not valid.")
+        return render(request, "status/confirmed.html", {"subscriber": subscriber})
+    subscriber = Subscriber.objects.filter(token=token).first()
     if subscriber is None:
         raise Http404("This confirmation link is not valid.")
-    return render(request, "status/confirmed.html", {"subscriber": subscriber})
+    return render(request, "status/confirm.html", {"subscriber": subscriber})
 
 
 @require_http_methods(["GET", "POST"])
@@ -142,8 +148,6 @@ def unsubscribe(request, token: str):
         if subscriber is None:
             raise Http404("This unsubscribe link is not valid.")
         return render(request, "status/unsubscribed.html", {"subscriber": subscriber})
-    from incidents.models import Subscriber
-
     subscriber = Subscriber.objects.filter(token=token).first()
     if subscriber is None:
         raise Http404("This unsubscribe link is not valid.")
