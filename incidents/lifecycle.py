@@ -33,6 +33,7 @@ from incidents.models import (
     StatusUpdate,
 )
 from incidents.timeline import actor_label, timeline_record
+from incidents.validators import SINGLE_LINE_MESSAGE, has_line_break
 
 User = AbstractBaseUser
 logger = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ def incident_create(
     title = (title or "").strip()
     if not title:
         raise DomainError("An incident needs a title.", field="title")
+    _check_single_line(title=title)
     now = timezone.now()
     detected_at = detected_at or now
     incident = Incident.objects.create(
@@ -429,6 +431,7 @@ def incident_update_details(
             setattr(incident, field, value)
     if "title" in after and not str(after["title"]).strip():
         raise DomainError("An incident needs a title.", field="title")
+    _check_single_line(**{k: v for k, v in after.items() if k in ("title", "public_title")})
     if not after:
         return incident
     incident.save(update_fields=[*after, "updated_at"])
@@ -442,6 +445,13 @@ def incident_update_details(
         after=after,
     )
     return incident
+
+
+def _check_single_line(**titles: str) -> None:
+    # Titles become mail subjects (subscriber mail, pages): a line break there fails every send.
+    for field, value in titles.items():
+        if has_line_break(value):
+            raise DomainError(f"The {field.replace('_', ' ')}: {SINGLE_LINE_MESSAGE}", field=field)
 
 
 def _jsonable(value):
