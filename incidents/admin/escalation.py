@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, Prefetch
 from django.utils.html import format_html, format_html_join
 
+from incidents.admin.people import PeoplePickers
 from incidents.errors import DomainError
 from incidents.escalation import escalation_escalate_now
 from incidents.messages import humanize_duration
@@ -98,7 +99,7 @@ class EscalationPolicyAdmin(admin.ModelAdmin):
         return format_html_join("", "<div>{}. {}: {}</div>", rows) or "No steps yet."
 
 
-class EscalationTargetInline(admin.TabularInline):
+class EscalationTargetInline(PeoplePickers, admin.TabularInline):
     model = EscalationTarget
     extra = 1
     fields = ("type", "schedule", "user", "channel")
