@@ -13,12 +13,12 @@ from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpRespo
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from incidents.admin.display import severity_badge
 from incidents.admin.people import PeoplePickers
 from incidents.errors import DomainError
+from incidents.formatting import format_time
 from incidents.models import Incident
 from postmortems import services
 from postmortems.choices import POSTMORTEM_TRANSITIONS, PostmortemStatus
@@ -217,7 +217,7 @@ class PostmortemAdmin(PeoplePickers, admin.ModelAdmin):
     def due(self, obj):
         if obj.due_at is None:
             return "-"
-        text = timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M")
+        text = format_time(obj.due_at)
         if obj.is_overdue():
             return format_html('<span class="tocsin-overdue">{} (overdue)</span>', text)
         return text

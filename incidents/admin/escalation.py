@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from incidents.admin.people import PeoplePickers
 from incidents.errors import DomainError
 from incidents.escalation import escalation_escalate_now
+from incidents.formatting import format_time
 from incidents.messages import humanize_duration
 from incidents.models import (
     EscalationPolicy,
@@ -158,7 +159,7 @@ def escalation_summary(row: IncidentEscalation | None):
                 len(row.steps),
                 row.round + 1,
                 row.rounds,
-                row.next_at.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                format_time(row.next_at),
             )
         )
     return format_html_join("", "{}", ((p,) for p in parts))

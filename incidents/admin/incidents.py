@@ -33,6 +33,7 @@ from incidents.choices import (
     UpdateStatus,
 )
 from incidents.errors import DomainError
+from incidents.formatting import format_time
 from incidents.lifecycle import (
     EDITABLE_FIELDS,
     incident_acknowledge,
@@ -117,7 +118,7 @@ class TimelineInline(BoundedInline, ReadOnlyInline):
 
     @admin.display(description="Time")
     def time(self, event):
-        return timezone.localtime(event.at).strftime("%Y-%m-%d %H:%M:%S")
+        return format_time(event.at)
 
     @admin.display(description="Who")
     def who(self, event):
@@ -243,7 +244,7 @@ class IncidentAdmin(admin.ModelAdmin):
 
     @admin.display(description="Detected", ordering="detected_at")
     def detected(self, incident):
-        return timezone.localtime(incident.detected_at).strftime("%b %d, %H:%M")
+        return format_time(incident.detected_at)
 
     @admin.display(description="Targets")
     def targets(self, incident):
