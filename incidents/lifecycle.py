@@ -13,6 +13,7 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.text import get_text_list
 
 from incidents.choices import (
     ALLOWED_TRANSITIONS,
@@ -440,11 +441,16 @@ def incident_update_details(
         kind=TimelineKind.FIELD,
         actor=actor,
         via=via,
-        message=f"{actor_label(actor, via)} edited {', '.join(after)}.",
+        message=f"{actor_label(actor, via)} edited {_field_names(after)}.",
         before=before,
         after=after,
     )
     return incident
+
+
+def _field_names(fields) -> str:
+    """ "title and public title": the names staff see on the form, not the attribute names."""
+    return get_text_list([str(Incident._meta.get_field(f).verbose_name) for f in fields], "and")
 
 
 def _check_single_line(**titles: str) -> None:
@@ -493,13 +499,13 @@ def status_update_post(
     update = StatusUpdate.objects.create(
         incident=incident, status=status, message=message, public=public, author=actor
     )
-    visibility = "public" if public else "internal"
+    visibility = "a public" if public else "an internal"
     timeline_record(
         incident=incident,
         kind=TimelineKind.UPDATE,
         actor=actor,
         via=via,
-        message=f"{actor_label(actor, via)} posted a {visibility} update ({status.label}): {message}",
+        message=f"{actor_label(actor, via)} posted {visibility} update ({status.label}): {message}",
         after={"update": update.pk, "public": public, "status": status},
     )
     _run_hooks(_on_update_hooks, update.pk)
