@@ -117,3 +117,13 @@ def test_subscribers_get_mail_for_an_incident_whose_public_title_was_set(mailout
     )
     assert subscribers_notify(update_id=update.pk) == 1
     assert mail.outbox[0].subject == "[Investigating] Errors at checkout"
+
+
+def test_a_title_stored_with_a_line_break_before_the_check_still_mails(mailoutbox):
+    checkout = ServiceFactory(name="Checkout", slug="checkout", is_public=True)
+    Subscriber.objects.create(email="c@example.com", confirmed_at="2026-01-01T00:00:00Z")
+    incident = make_incident(services=[checkout])
+    update = lifecycle.status_update_post(incident=incident, message="Looking", public=True)
+    Incident.objects.filter(pk=incident.pk).update(public_title="Errors\r\nat checkout")
+    assert subscribers_notify(update_id=update.pk) == 1
+    assert mail.outbox[0].subject == "[Investigating] Errors at checkout"

@@ -13,6 +13,7 @@ from django.utils import timezone
 from incidents import timers
 from incidents.models import Service, StatusUpdate, Subscriber
 from incidents.statuspage.selectors import public_title
+from incidents.validators import fold_lines
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +139,8 @@ def subscribers_notify(*, update_id: int) -> int:
     for subscriber in recipients:
         _send(
             subscriber,
-            subject=f"[{update.get_status_display()}] {context['title']}",
+            # Titles are refused with line breaks; one stored before that still makes a subject.
+            subject=f"[{update.get_status_display()}] {fold_lines(context['title'])}",
             template="emails/status_update.txt",
             context=context,
         )
