@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from incidents.admin.bounded import BoundedInline, IncidentFilter
+from incidents.admin.readonly import ReadOnlyAdmin
 from incidents.ingest.integrations import integration_issue_token, integration_rotate_token
 from incidents.models import Alert, Integration
 
@@ -123,7 +124,7 @@ def _source_link(alert):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(ReadOnlyAdmin):
     """Read-only: alerts change only through ingestion."""
 
     list_display = (
@@ -140,15 +141,6 @@ class AlertAdmin(admin.ModelAdmin):
     search_fields = ("dedup_key", "summary")
     list_select_related = ("integration", "incident")
     date_hierarchy = "last_seen_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Incident", ordering="incident__number")
     def incident_link(self, alert):

@@ -5,11 +5,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from incidents.admin.bounded import IncidentFilter
+from incidents.admin.readonly import ReadOnlyAdmin
 from incidents.models import TimelineEvent
 
 
 @admin.register(TimelineEvent)
-class TimelineEventAdmin(admin.ModelAdmin):
+class TimelineEventAdmin(ReadOnlyAdmin):
     list_display = ("at", "incident_link", "actor_label", "kind", "message")
     list_display_links = None
     list_filter = (IncidentFilter, "kind")
@@ -17,15 +18,6 @@ class TimelineEventAdmin(admin.ModelAdmin):
     list_select_related = ("incident",)
     ordering = ("at", "id")
     list_per_page = 100
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Incident", ordering="incident__number")
     def incident_link(self, event):

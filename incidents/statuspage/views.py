@@ -123,32 +123,38 @@ def subscribe(request):
     return render(request, "status/subscribe.html", {"form": form}, status=status)
 
 
+def _ask_then_act(request, token: str, *, act, asking: str, done: str, link: str):
+    """GET shows a page with a button; only its POST acts (mail scanners follow every link)."""
+    if request.method == "POST":
+        subscriber = act(token=token)
+    else:
+        subscriber = Subscriber.objects.filter(token=token).first()
+    if subscriber is None:
+        raise Http404(f"This {link} link is not valid.")
+    template = done if request.method == "POST" else asking
+    return render(request, template, {"subscriber": subscriber})
+
+
 @require_http_methods(["GET", "POST"])
 def confirm(request, token: str):
-    """GET shows a button, POST confirms: mail scanners follow links, people press buttons."""
-    if request.method == "POST":
-        subscriber = subscribers.subscriber_confirm(token=token)
-        if subscriber is None:
-            raise Http404("This confirmation link is not valid.")
-        return render(request, "status/confirmed.html", {"subscriber": subscriber})
-    subscriber = Subscriber.objects.filter(token=token).first()
-    if subscriber is None:
-        raise Http404("This confirmation link is not valid.")
-    return render(request, "status/confirm.html", {"subscriber": subscriber})
+    return _ask_then_act(
+        request,
+        token,
+        act=subscribers.subscriber_confirm,
+        asking="status/confirm.html",
+        done="status/confirmed.html",
+        link="confirmation",
+    )
 
 
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token: str):
-    """GET asks, POST does it: link scanners in mail systems must not unsubscribe anyone.
-
-    Mail clients' one-click unsubscribe (RFC 8058) POSTs here without a CSRF token.
-    """
-    if request.method == "POST":
-        subscriber = subscribers.subscriber_unsubscribe(token=token)
-        if subscriber is None:
-            raise Http404("This unsubscribe link is not valid.")
-        return render(request, "status/unsubscribed.html", {"subscriber": subscriber})
-    subscriber = Subscriber.objects.filter(token=token).first()
-    if subscriber is None:
-        raise Http404("This unsubscribe link is not valid.")
-    return render(request, "status/unsubscribe.html", {"subscriber": subscriber})
+    """Mail clients' one-click unsubscribe (RFC 8058) POSTs here without a CSRF token."""
+    return _ask_then_act(
+        request,
+        token,
+        act=subscribers.subscriber_unsubscribe,
+        asking="status/unsubscribe.html",
+        done="status/unsubscribed.html",
+        link="unsubscribe",
+    )
