@@ -3,12 +3,18 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from incidents import health, ical
+from incidents.admin import people
 from incidents.api import ingest as ingest_api
 from incidents.statuspage import views as status_views
 
 urlpatterns = [
     path("health", health.health, name="health"),
     path("health/ready", health.ready, name="health-ready"),
+    path(
+        "admin/people/search/",
+        admin.site.admin_view(people.PeopleSearchView.as_view(admin_site=admin.site)),
+        name=people.URL_NAME,
+    ),
     path("admin/", admin.site.urls),
     path("status/", include("incidents.statuspage.urls")),
     path("status.json", status_views.status_json, name="status-json"),

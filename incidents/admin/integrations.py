@@ -9,6 +9,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from incidents.admin.bounded import BoundedInline, IncidentFilter
+from incidents.admin.readonly import ReadOnlyAdmin
 from incidents.ingest.integrations import integration_issue_token, integration_rotate_token
 from incidents.models import Alert, Integration
 
@@ -122,7 +124,7 @@ def _source_link(alert):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(ReadOnlyAdmin):
     """Read-only: alerts change only through ingestion."""
 
     list_display = (
@@ -135,27 +137,18 @@ class AlertAdmin(admin.ModelAdmin):
         "first_seen_at",
         "last_seen_at",
     )
-    list_filter = ("status", "integration")
+    list_filter = (IncidentFilter, "status", "integration")
     search_fields = ("dedup_key", "summary")
     list_select_related = ("integration", "incident")
     date_hierarchy = "last_seen_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Incident", ordering="incident__number")
     def incident_link(self, alert):
         return _incident_link(alert)
 
 
-class AlertInline(admin.TabularInline):
-    """The alerts behind an incident, with counts and links (for IncidentAdmin.inlines)."""
+class AlertInline(BoundedInline, admin.TabularInline):
+    """The newest alerts behind an incident, with counts and links (for IncidentAdmin.inlines)."""
 
     model = Alert
     fields = (
@@ -173,6 +166,8 @@ class AlertInline(admin.TabularInline):
     show_change_link = True
     verbose_name_plural = "alerts"
     classes = ("tocsin-inline",)
+    newest_order = ("-last_seen_at", "-id")
+    changelist = "admin:incidents_alert_changelist"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("integration")

@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from incidents.admin.people import PeoplePickers
 from incidents.errors import DomainError
 from incidents.models import ContactMethod, Notification, NotificationRule
 from incidents.notify import notification_retry
@@ -25,7 +26,7 @@ class NotificationRuleInline(admin.TabularInline):
 
 
 @admin.register(ContactMethod)
-class ContactMethodAdmin(admin.ModelAdmin):
+class ContactMethodAdmin(PeoplePickers, admin.ModelAdmin):
     list_display = ("user", "kind", "address", "label", "created_at")
     list_filter = ("kind",)
     list_select_related = ("user",)

@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from incidents import oncall, scheduling
 from incidents.contacts import check_contact_address
 from incidents.errors import DomainError
+from incidents.formatting import format_time
 from incidents.models import (
     Handoff,
     HandoffChannel,
@@ -43,7 +44,7 @@ def _colours(timeline) -> dict[int, str]:
 
 
 def _local(instant: datetime, tz) -> str:
-    return instant.astimezone(tz).strftime("%a %d %b %H:%M")
+    return format_time(instant, tz)
 
 
 def _length(delta: timedelta) -> str:

@@ -16,6 +16,7 @@ from incidents.models import (
     StatusUpdate,
     TimelineEvent,
 )
+from incidents.validators import validate_single_line
 
 
 class UsernameField(serializers.SlugRelatedField):
@@ -164,7 +165,7 @@ class IncidentDetailOutput(IncidentOutput):
 
 
 class IncidentCreateInput(StrictInput, serializers.Serializer):
-    title = serializers.CharField(max_length=255)
+    title = serializers.CharField(max_length=255, validators=[validate_single_line])
     severity = SeverityKeyField()
     service = serializers.SlugRelatedField(
         slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
@@ -195,6 +196,7 @@ class StatusUpdateInput(StrictInput, serializers.Serializer):
         required=False,
         allow_blank=True,
         max_length=255,
+        validators=[validate_single_line],
         help_text="Title customers see on the status page (public updates only).",
     )
 

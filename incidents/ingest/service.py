@@ -23,6 +23,7 @@ from incidents.lifecycle import (
 )
 from incidents.models import Alert, AlertStatus, Incident, Integration, Severity
 from incidents.timeline import timeline_record
+from incidents.validators import fold_lines
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +191,7 @@ class _Ingest:
             return incident
         service = self.integration.service
         return incident_create(
-            title=event.summary,
+            title=fold_lines(event.summary),  # a multi-line summary still opens the incident
             severity=severity,
             via=self.via,
             services=[service] if service else [],
