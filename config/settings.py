@@ -141,6 +141,9 @@ SECURE_REDIRECT_EXEMPT = [r"^health"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Outgoing webhooks never reach link-local or cloud-metadata addresses; private and loopback ones
+# only when listed here (CIDRs or exact host names), e.g. a chat server on the LAN.
+TOCSIN_OUTBOUND_ALLOWED_NETWORKS = env.list("TOCSIN_OUTBOUND_ALLOWED_NETWORKS", default=[])
 
 # --- REST API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
