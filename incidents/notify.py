@@ -25,7 +25,7 @@ from incidents import outbound, timers
 from incidents.choices import IncidentStatus, TimelineKind
 from incidents.contacts import check_contact_address, mask_address
 from incidents.errors import DomainError
-from incidents.messages import humanize_duration
+from incidents.messages import humanize_duration, slack_escape
 from incidents.models import (
     ContactKind,
     ContactMethod,
@@ -320,12 +320,14 @@ def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
-def post_webhook(url: str, text: str) -> None:
+def post_webhook(url: str, text: str, *, markup: bool = False) -> None:
     """POST `{"text": ...}` to a destination the outbound policy allows (checked on what the
     host resolves to now); follows at most 3 redirects, and only on the same host. A refusal
-    answer is recorded by its status only: its body may echo the secret URL."""
+    answer is recorded by its status only: its body may echo the secret URL. `text` is plain
+    text, escaped for Slack's markup here; pass `markup=True` for text already built as
+    markup (every piece from outside escaped with `slack_escape`)."""
     origin = httpx.URL(url)
-    payload = {"text": text}
+    payload = {"text": text if markup else slack_escape(text)}
     with httpx.Client(timeout=webhook_timeout(), follow_redirects=False) as client:
         response, current = outbound.post(client, origin, json=payload), origin
         for _ in range(3):
