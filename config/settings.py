@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "django_filters",
+    "axes",
     "incidents",
     "runbooks",
     "postmortems",
@@ -55,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -119,6 +122,10 @@ STORAGES = {
     },
 }
 LOGIN_URL = "admin:login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses sign-ins from a locked-out address
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 # --- Email --------------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
@@ -141,6 +148,17 @@ SECURE_REDIRECT_EXEMPT = [r"^health"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Failed sign-ins (admin logins and API tokens) are throttled per client address, never per
+# username: after TOCSIN_LOGIN_FAILURE_LIMIT failures, the address waits the cool-off (429).
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_FAILURE_LIMIT = env.int("TOCSIN_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("TOCSIN_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_CALLABLE = "incidents.throttle.lockout_response"
+AXES_RESET_ON_SUCCESS = False
+# Behind N reverse proxies, the client address is the Nth from the right of X-Forwarded-For.
+AXES_IPWARE_PROXY_COUNT = env.int("TOCSIN_PROXY_COUNT", default=0)
+if AXES_IPWARE_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 # Outgoing webhooks never reach link-local or cloud-metadata addresses; private and loopback ones
 # only when listed here (CIDRs or exact host names), e.g. a chat server on the LAN.
 TOCSIN_OUTBOUND_ALLOWED_NETWORKS = env.list("TOCSIN_OUTBOUND_ALLOWED_NETWORKS", default=[])
@@ -148,7 +166,7 @@ TOCSIN_OUTBOUND_ALLOWED_NETWORKS = env.list("TOCSIN_OUTBOUND_ALLOWED_NETWORKS", 
 # --- REST API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "incidents.throttle.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["incidents.api.permissions.ModelPermissions"],
