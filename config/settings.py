@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -58,6 +59,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -148,6 +150,26 @@ SECURE_REDIRECT_EXEMPT = [r"^health"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every page: scripts, styles, images and fonts from this site only;
+# an inline script needs the request's nonce (`request.csp_nonce`). Inline style attributes
+# (severity colours, on-call bars) are allowed; no frames, plugins or foreign form targets.
+# Markdown images from the hosts in TOCSIN_MARKDOWN_IMAGE_HOSTS are allowed too.
+TOCSIN_MARKDOWN_IMAGE_HOSTS = env.list("TOCSIN_MARKDOWN_IMAGE_HOSTS", default=[])
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", *(f"https://{host}" for host in TOCSIN_MARKDOWN_IMAGE_HOSTS)],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 # Failed sign-ins (admin logins and API tokens) are throttled per client address, never per
 # username: after TOCSIN_LOGIN_FAILURE_LIMIT failures, the address waits the cool-off (429).
 AXES_LOCKOUT_PARAMETERS = ["ip_address"]
