@@ -181,6 +181,8 @@ AXES_RESET_ON_SUCCESS = False
 AXES_IPWARE_PROXY_COUNT = env.int("TOCSIN_PROXY_COUNT", default=0)
 if AXES_IPWARE_PROXY_COUNT:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+# A saved secret is shown once in a message: keep messages server-side, not in a cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 # Outgoing webhooks never reach link-local or cloud-metadata addresses; private and loopback ones
 # only when listed here (CIDRs or exact host names), e.g. a chat server on the LAN.
 TOCSIN_OUTBOUND_ALLOWED_NETWORKS = env.list("TOCSIN_OUTBOUND_ALLOWED_NETWORKS", default=[])

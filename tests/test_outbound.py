@@ -1,12 +1,17 @@
 """Outgoing webhooks: refused destinations at save time and at send time, answer bodies kept out."""
 
+import ssl
+import subprocess
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import httpx
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import escalation
+from incidents import escalation, outbound
 from incidents.errors import DomainError
 from incidents.models import ContactMethod, Notification, Schedule, TeamChannel
 from incidents.notify import contact_method_create, notification_deliver
@@ -177,3 +182,50 @@ def test_receiver_answer_body_is_not_stored(sink):
     notification_deliver(notification_id=row.pk, now=timezone.now())
     row.refresh_from_db()
     assert row.last_error == "DeliveryError: HTTP 500 Internal Server Error"
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """A real HTTPS server on 127.0.0.1 with a certificate for "localhost" only."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=DNS:localhost"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    seen = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen["host"] = self.headers["Host"]
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: seen.update(sni=name)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], ssl.create_default_context(cafile=str(cert)), seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_goes_to_the_vetted_address_with_the_name_for_sni_and_the_certificate(tls_server):
+    port, trust, seen = tls_server
+    with httpx.Client(verify=trust) as client:
+        answer = outbound.post(client, f"https://localhost:{port}/hook", json={"text": "hi"})
+    assert answer.status_code == 200
+    assert seen == {"sni": "localhost", "host": f"localhost:{port}"}
+    # The certificate is still checked against the name: one not for the URL's host is refused.
+    with httpx.Client(verify=trust) as client, pytest.raises(httpx.ConnectError, match="mismatch"):
+        outbound.post(client, f"https://127.0.0.1:{port}/hook", json={"text": "hi"})
