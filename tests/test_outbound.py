@@ -45,19 +45,19 @@ ALWAYS_REFUSED = [
 
 
 @pytest.fixture
+def no_allowance(settings):
+    settings.TOCSIN_OUTBOUND_ALLOWED_NETWORKS = []
+
+
+@pytest.fixture
 def sink():
     with WebhookSink() as server:
         yield server
 
 
 @pytest.fixture
-def pat():
-    return UserFactory(username="pat", email="pat@example.com")
-
-
-@pytest.fixture
-def no_allowance(settings):
-    settings.TOCSIN_OUTBOUND_ALLOWED_NETWORKS = []
+def pat(db):
+    return UserFactory(username="pat")
 
 
 def paged(channel):
@@ -117,24 +117,26 @@ def test_api_answers_400_naming_the_address(manager, no_allowance):
     assert not ContactMethod.objects.exists()
 
 
+def schedule_with_handoff_to(address: str) -> dict:
+    return {
+        "name": "Primary",
+        "time_zone": "UTC",
+        "rotations": [
+            {
+                "name": "Weekly",
+                "participants": [UserFactory(username="pat").username],
+                "shift": "weekly",
+                "handoff_time": "09:00",
+                "start": "2026-01-05",
+            }
+        ],
+        "handoff_notify": [{"kind": "webhook", "address": address}],
+    }
+
+
 def test_schedule_api_refuses_a_private_handoff_channel(manager, no_allowance):
     answer = client_for(manager).post(
-        "/api/v1/schedules/",
-        {
-            "name": "Primary",
-            "time_zone": "UTC",
-            "rotations": [
-                {
-                    "name": "Weekly",
-                    "participants": [UserFactory(username="pat").username],
-                    "shift": "weekly",
-                    "handoff_time": "09:00",
-                    "start": "2026-01-05",
-                }
-            ],
-            "handoff_notify": [{"kind": "webhook", "address": "http://10.0.0.1/"}],
-        },
-        format="json",
+        "/api/v1/schedules/", schedule_with_handoff_to("http://10.0.0.1/"), format="json"
     )
     assert answer.status_code == 400, answer.json()
     assert "private, loopback" in str(answer.json())

@@ -11,6 +11,7 @@ from incidents.notify import contact_method_create, notification_deliver
 from incidents.policies import StepInput, escalation_policy_create
 from tests.factories import ServiceFactory, UserFactory, make_incident, make_schedule
 from tests.test_escalation_api import client_for
+from tests.test_outbound import schedule_with_handoff_to
 from tests.webhook_sink import WebhookSink
 
 pytestmark = pytest.mark.django_db
@@ -130,20 +131,7 @@ def test_api_shows_a_contact_method_address_once_then_masked(manager):
 
 def test_api_masks_handoff_channels_after_the_answer_that_saves_them(manager):
     api = client_for(manager)
-    body = {
-        "name": "Primary",
-        "time_zone": "UTC",
-        "rotations": [
-            {
-                "name": "Weekly",
-                "participants": [UserFactory(username="pat").username],
-                "shift": "weekly",
-                "handoff_time": "09:00",
-                "start": "2026-01-05",
-            }
-        ],
-        "handoff_notify": [{"kind": "webhook", "address": SLACK}],
-    }
+    body = schedule_with_handoff_to(SLACK)
     created = api.post("/api/v1/schedules/", body, format="json")
     assert created.status_code == 201, created.json()
     assert created.json()["handoff_notify"] == [{"kind": "webhook", "address": SLACK}]
