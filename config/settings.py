@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "django_filters",
+    "axes",
     "incidents",
     "runbooks",
     "postmortems",
@@ -56,6 +58,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "incidents.admin.guards.AdminQueryGuardMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -122,6 +127,10 @@ STORAGES = {
     },
 }
 LOGIN_URL = "admin:login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses sign-ins from a locked-out address
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 # --- Email --------------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
@@ -144,11 +153,47 @@ SECURE_REDIRECT_EXEMPT = [r"^health"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every page: scripts, styles, images and fonts from this site only;
+# an inline script needs the request's nonce (`request.csp_nonce`). Inline style attributes
+# (severity colours, on-call bars) are allowed; no frames, plugins or foreign form targets.
+# Markdown images from the hosts in TOCSIN_MARKDOWN_IMAGE_HOSTS are allowed too.
+TOCSIN_MARKDOWN_IMAGE_HOSTS = env.list("TOCSIN_MARKDOWN_IMAGE_HOSTS", default=[])
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", *(f"https://{host}" for host in TOCSIN_MARKDOWN_IMAGE_HOSTS)],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Failed sign-ins (admin logins and API tokens) are throttled per client address, never per
+# username: after TOCSIN_LOGIN_FAILURE_LIMIT failures, the address waits the cool-off (429).
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_FAILURE_LIMIT = env.int("TOCSIN_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("TOCSIN_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_CALLABLE = "incidents.throttle.lockout_response"
+AXES_RESET_ON_SUCCESS = False
+# Behind N reverse proxies, the client address is the Nth from the right of X-Forwarded-For.
+AXES_IPWARE_PROXY_COUNT = env.int("TOCSIN_PROXY_COUNT", default=0)
+if AXES_IPWARE_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+# A saved secret is shown once in a message: keep messages server-side, not in a cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# Outgoing webhooks never reach link-local or cloud-metadata addresses; private and loopback ones
+# only when listed here (CIDRs or exact host names), e.g. a chat server on the LAN.
+TOCSIN_OUTBOUND_ALLOWED_NETWORKS = env.list("TOCSIN_OUTBOUND_ALLOWED_NETWORKS", default=[])
 
 # --- REST API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "incidents.throttle.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["incidents.api.permissions.ModelPermissions"],

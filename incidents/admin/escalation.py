@@ -6,6 +6,7 @@ from django.db.models import Count, Prefetch
 from django.utils.html import format_html, format_html_join
 
 from incidents.admin.people import PeoplePickers
+from incidents.admin.secrets import SecretAddressAdmin
 from incidents.errors import DomainError
 from incidents.escalation import escalation_escalate_now
 from incidents.formatting import format_time
@@ -120,9 +121,9 @@ class EscalationStepAdmin(admin.ModelAdmin):
 
 
 @admin.register(TeamChannel)
-class TeamChannelAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "address")
-    search_fields = ("name", "address")
+class TeamChannelAdmin(SecretAddressAdmin):
+    list_display = ("name", "kind", "masked_address")
+    search_fields = ("name",)
 
 
 @admin.register(SeverityRoute)

@@ -16,7 +16,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from incidents import oncall, scheduling
-from incidents.contacts import check_contact_address
+from incidents.admin.secrets import (
+    MaskedForViewers,
+    SecretAddressForm,
+    announce_saved_formset,
+    masked_address,
+)
 from incidents.errors import DomainError
 from incidents.formatting import format_time
 from incidents.models import (
@@ -126,19 +131,10 @@ class RotationForm(forms.ModelForm):
         return data
 
 
-class HandoffChannelForm(forms.ModelForm):
+class HandoffChannelForm(SecretAddressForm):
     class Meta:
         model = HandoffChannel
         fields = ["kind", "address"]
-
-    def clean(self):
-        data = super().clean()
-        if data.get("kind") and data.get("address"):
-            try:
-                check_contact_address(data["kind"], data["address"])
-            except DomainError as error:
-                self.add_error("address", error.message)
-        return data
 
 
 class OverrideForm(forms.ModelForm):
@@ -231,7 +227,7 @@ class RotationInline(admin.StackedInline):
         return super().get_formset(request, obj, validate_min=True, **kwargs)
 
 
-class HandoffChannelInline(admin.TabularInline):
+class HandoffChannelInline(MaskedForViewers, admin.TabularInline):
     model = HandoffChannel
     form = HandoffChannelForm
     extra = 0
@@ -372,6 +368,7 @@ class ScheduleAdmin(admin.ModelAdmin):
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
+        announce_saved_formset(request, formset)
         if formset.model is not Rotation:
             return
         for rotation_form in formset.forms:
@@ -563,8 +560,9 @@ class HandoffDeliveryInline(admin.TabularInline):
     model = HandoffDelivery
     extra = 0
     can_delete = False
-    fields = ["kind", "address", "notice", "sent_at", "attempts", "last_error"]
+    fields = ["kind", "masked_address", "notice", "sent_at", "attempts", "last_error"]
     readonly_fields = fields
+    masked_address = staticmethod(masked_address)
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -26,7 +26,7 @@ from incidents import oncall, scheduling
 from incidents.api.instants import OUT_OF_RANGE, bounded_utc, date_in_range
 from incidents.api.strict import StrictInput
 from incidents.choices import ContactKind
-from incidents.contacts import check_contact_address
+from incidents.contacts import check_contact_address, mask_address
 from incidents.errors import DomainError
 from incidents.models import Override, Schedule
 
@@ -149,6 +149,12 @@ class ChannelSerializer(StrictInput, serializers.Serializer):
         except DomainError as error:
             raise ValidationError({error.field or "address": error.message}) from error
         return attrs
+
+    def to_representation(self, instance):
+        shown = super().to_representation(instance)
+        if not self.context.get("reveal"):  # shown in full only in the answer that saves it
+            shown["address"] = mask_address(shown["address"])
+        return shown
 
 
 class ScheduleInput(StrictInput, serializers.Serializer):
@@ -309,7 +315,7 @@ class ScheduleListCreate(generics.GenericAPIView):
             actor=request.user,
         )
         schedule = schedule_queryset().get(pk=schedule.pk)
-        context = now_next_context([schedule])
+        context = {**now_next_context([schedule]), "reveal": True}
         return Response(
             ScheduleOutput(schedule, context=context).data, status=status.HTTP_201_CREATED
         )

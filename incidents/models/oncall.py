@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from incidents.choices import ContactKind
+from incidents.contacts import mask_address
 
 
 def new_ical_token() -> str:
@@ -94,7 +95,7 @@ class HandoffChannel(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.address}"
+        return f"{self.get_kind_display()}: {mask_address(self.address)}"
 
 
 class Rotation(models.Model):
@@ -249,7 +250,7 @@ class HandoffDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.address}"
+        return f"{self.kind} {mask_address(self.address)}"
 
 
 class UserCalendar(models.Model):
