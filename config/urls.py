@@ -1,9 +1,10 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from incidents import health, ical
 from incidents.api import ingest as ingest_api
+from incidents.api.errors import api_not_found
 from incidents.statuspage import views as status_views
 
 urlpatterns = [
@@ -29,6 +30,8 @@ urlpatterns = [
     ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Last: whatever else is asked under the API prefixes answers JSON.
+    re_path(r"^(?:api|v2)(?:/.*)?$", api_not_found, name="api-not-found"),
 ]
 
 handler404 = "incidents.api.errors.page_not_found"
