@@ -119,4 +119,10 @@ def save_screenshot(driver, name: str) -> Path:
 
 
 # A real threaded HTTP server over the test database, for the ingestion tests (see the module).
+# A real gunicorn over a file-based database (chunked bodies need a server that decodes them).
+from tests.gunicorn_server import (  # noqa: E402, F401
+    file_database,
+    gunicorn_url,
+    migrated_sqlite_file,
+)
 from tests.ingest_server import server_url  # noqa: E402, F401
