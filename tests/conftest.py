@@ -118,8 +118,8 @@ def save_screenshot(driver, name: str) -> Path:
     return path
 
 
-# A real threaded HTTP server over the test database, for the ingestion tests (see the module).
-# A real gunicorn over a file-based database (chunked bodies need a server that decodes them).
+# Real HTTP servers for the ingestion tests (see the modules): a threaded one over the test
+# database, and gunicorn over a file-based one (chunked bodies need a server that decodes them).
 from tests.gunicorn_server import (  # noqa: E402, F401
     file_database,
     gunicorn_url,
