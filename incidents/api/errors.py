@@ -1,6 +1,7 @@
 """One exception handler: domain errors become 4xx answers naming the field at fault."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views import defaults
@@ -20,6 +21,12 @@ def exception_handler(exc, context):
         if exc.field:
             return Response({exc.field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
         return Response({"detail": exc.message}, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        # A model's full_clean in a domain function: the fields at fault, as a serializer would.
+        body = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"detail": " ".join(exc.messages)}
+        )
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
 
 
