@@ -13,6 +13,7 @@ from incidents.ingest.integrations import integration_issue_token, integration_r
 from incidents.models import Alert, Integration
 
 TOKEN_TEMPLATE = "admin/incidents/integration/token_once.html"
+RAW_PAYLOAD_PERMISSION = "incidents.change_integration"
 
 
 @admin.register(Integration)
@@ -148,6 +149,14 @@ class AlertAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        # What a sender posted can hold its secrets (masked when stored) and whatever else it
+        # chose to send: only those who manage integrations read it.
+        if not request.user.has_perm(RAW_PAYLOAD_PERMISSION):
+            fields = [name for name in fields if name != "last_payload"]
+        return fields
 
     @admin.display(description="Incident", ordering="incident__number")
     def incident_link(self, alert):
