@@ -71,6 +71,14 @@ class IntegrationCreateInput(StrictInput, serializers.Serializer):
     )
     resolve_incident_on_alert_resolve = serializers.BooleanField(required=False, default=True)
 
+    def validate_severity_mapping(self, mapping):
+        for source in mapping:
+            if not source or len(source) > 64 or "\x00" in source:
+                raise serializers.ValidationError(
+                    f"Source severities are 1 to 64 characters, without NUL: {source[:64]!r}."
+                )
+        return mapping
+
 
 class IntegrationListCreate(generics.GenericAPIView):
     """Alert sources. Reading needs incidents.view_integration; creating, add_integration."""
