@@ -30,8 +30,10 @@ urlpatterns = [
     ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    # Last: whatever else is asked under the API prefixes answers JSON.
-    re_path(r"^(?:api|v2)(?:/.*)?$", api_not_found, name="api-not-found"),
 ]
 
 handler404 = "incidents.api.errors.page_not_found"
+
+# Keep this after every other pattern: whatever else is asked under the API prefixes answers
+# JSON (handler404 alone does not when DEBUG is on, and APPEND_SLASH would redirect a POST).
+urlpatterns.append(re_path(r"^(?:api|v2)(?:/.*)?$", api_not_found, name="api-not-found"))
