@@ -4,26 +4,18 @@ import json
 
 import pytest
 from django.contrib.admin.models import ADDITION, LogEntry
-from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from incidents.models import Alert, Integration
 from incidents.models.alert import hash_token
-from tests.factories import make_integration
+from tests.factories import api_client_for, make_integration
 
 pytestmark = pytest.mark.django_db
 
 
-def client_for(user) -> APIClient:
-    _, key = AuthToken.objects.create(user=user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
-
-
 @pytest.fixture
 def api(manager):
-    return client_for(manager)
+    return api_client_for(manager)
 
 
 def test_create_answers_201_with_the_token_once_and_the_token_works(
@@ -129,9 +121,11 @@ def test_a_taken_name_is_400(api):
 def test_viewers_read_but_only_managers_create(viewer, responder):
     make_integration(name="prom", kind="alertmanager")
 
-    assert client_for(viewer).get("/api/v1/integrations/").status_code == 200
+    assert api_client_for(viewer).get("/api/v1/integrations/").status_code == 200
     for user in (viewer, responder):
-        answer = client_for(user).post("/api/v1/integrations/", {"name": "x", "kind": "generic"})
+        answer = api_client_for(user).post(
+            "/api/v1/integrations/", {"name": "x", "kind": "generic"}
+        )
         assert answer.status_code == 403
     assert APIClient().get("/api/v1/integrations/").status_code == 401
     assert Integration.objects.count() == 1

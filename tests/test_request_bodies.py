@@ -4,12 +4,9 @@ bodies are bounded in size (413). Nothing is written."""
 import json
 
 import pytest
-from django.contrib.auth.models import Group
-from knox.models import AuthToken
-from rest_framework.test import APIClient
 
 from incidents.models import Alert, Incident, Integration, Service, TimelineEvent
-from tests.factories import UserFactory, make_integration
+from tests.factories import UserFactory, api_client_for, make_integration
 
 pytestmark = pytest.mark.django_db
 
@@ -34,12 +31,7 @@ def nothing_written(db):
 
 @pytest.fixture
 def api(db):
-    user = UserFactory(username="scripted", is_superuser=True)
-    user.groups.add(Group.objects.get(name="Incident manager"))
-    _, key = AuthToken.objects.create(user=user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
+    return api_client_for(UserFactory(username="scripted", is_superuser=True))
 
 
 INGESTION = [
@@ -79,30 +71,24 @@ def test_deeply_nested_json_is_400_on_pagerduty_enqueue_without_any_token(
     assert "nested deeper than 64 levels" in answer.json()["errors"][0]
 
 
-def test_an_alert_nesting_details_past_the_limit_is_400(client, nothing_written):
+def post_generic(client, body):
     _, token = make_integration(name="cron", kind="generic")
-    body = {"summary": "Backup failed", "details": nested(70)}
-
-    answer = client.post(
+    return client.post(
         "/api/v1/integrations/generic/",
         json.dumps(body),
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )
+
+
+def test_an_alert_nesting_details_past_the_limit_is_400(client, nothing_written):
+    answer = post_generic(client, {"summary": "Backup failed", "details": nested(70)})
 
     assert answer.status_code == 400
 
 
 def test_an_alert_nesting_details_within_the_limit_is_accepted(client):
-    _, token = make_integration(name="cron", kind="generic")
-    body = {"summary": "Backup failed", "details": nested(60)}
-
-    answer = client.post(
-        "/api/v1/integrations/generic/",
-        json.dumps(body),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
+    answer = post_generic(client, {"summary": "Backup failed", "details": nested(60)})
 
     assert answer.status_code == 202, answer.content
     assert Alert.objects.get().annotations == nested(60)

@@ -2,26 +2,17 @@
 
 import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
-from knox.models import AuthToken
-from rest_framework.test import APIClient
 
 from incidents.catalogue import SERVICE_FIELDS
 from incidents.models import EscalationPolicy, Service
-from tests.factories import ServiceFactory, UserFactory
+from tests.factories import ServiceFactory, UserFactory, api_client_for
 
 pytestmark = pytest.mark.django_db
 
 
-def client_for(user) -> APIClient:
-    _, key = AuthToken.objects.create(user=user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
-
-
 @pytest.fixture
 def api(manager):
-    return client_for(manager)
+    return api_client_for(manager)
 
 
 def test_the_api_offers_every_field_the_admin_edits(admin_client):
@@ -120,7 +111,7 @@ def test_bad_fields_are_named_and_change_nothing(api):
 def test_responders_cannot_edit_services(responder):
     service = ServiceFactory(name="Checkout", slug="checkout")
 
-    answer = client_for(responder).patch(f"/api/v1/services/{service.pk}/", {"is_public": True})
+    answer = api_client_for(responder).patch(f"/api/v1/services/{service.pk}/", {"is_public": True})
 
     assert answer.status_code == 403
     service.refresh_from_db()
