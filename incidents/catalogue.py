@@ -56,18 +56,22 @@ def _unknown(fields: dict[str, Any]) -> None:
 
 
 @transaction.atomic
-def service_create(*, actor, name: str, slug: str, **fields: Any) -> Service:
-    """Add a service to the catalogue (`fields`: any of SERVICE_FIELDS)."""
+def service_create(*, actor, name: str, slug: str, audit: bool = True, **fields: Any) -> Service:
+    """Add a service to the catalogue (`fields`: any of SERVICE_FIELDS).
+
+    `audit=False` is for the admin, which writes its own log entry for the same change.
+    """
     _unknown(fields)
     service = Service(name=name, slug=slug, **fields)
     service.full_clean()
     service.save()
-    config_audit(actor=actor, obj=service, added=True)
+    if audit:
+        config_audit(actor=actor, obj=service, added=True)
     return service
 
 
 @transaction.atomic
-def service_update(*, service: Service, actor, **changes: Any) -> Service:
+def service_update(*, service: Service, actor, audit: bool = True, **changes: Any) -> Service:
     """Change some of a service's fields; a no-op (and no audit row) when nothing differs."""
     _unknown(changes)
     service = Service.objects.select_for_update().get(pk=service.pk)
@@ -78,5 +82,6 @@ def service_update(*, service: Service, actor, **changes: Any) -> Service:
         return service
     service.full_clean()
     service.save(update_fields=changed)
-    config_audit(actor=actor, obj=service, added=False, fields=changed)
+    if audit:
+        config_audit(actor=actor, obj=service, added=False, fields=changed)
     return service

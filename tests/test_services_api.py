@@ -125,3 +125,38 @@ def test_service_owner_must_be_an_active_user(api):
 
     assert answer.status_code == 400
     assert "owner" in answer.json()
+
+
+def test_the_admin_saves_services_through_the_same_functions_and_logs_once(admin_client):
+    from django.urls import reverse
+
+    form = {
+        "name": "Payments",
+        "slug": "payments",
+        "description": "",
+        "dashboard_url": "",
+        "logs_url": "",
+        "public_name": "Online payments",
+        "public_description": "",
+        "status_order": "100",
+    }
+    added = admin_client.post(reverse("admin:incidents_service_add"), form)
+    service = Service.objects.get(slug="payments")
+    changed = admin_client.post(
+        reverse("admin:incidents_service_change", args=[service.pk]),
+        {**form, "is_public": "on", "status_order": "3"},
+    )
+
+    assert added.status_code == 302 and changed.status_code == 302
+    service.refresh_from_db()
+    assert (service.public_name, service.is_public, service.status_order) == (
+        "Online payments",
+        True,
+        3,
+    )
+    flags = list(
+        LogEntry.objects.filter(object_id=str(service.pk))
+        .order_by("id")
+        .values_list("action_flag", flat=True)
+    )
+    assert flags == [ADDITION, CHANGE]
