@@ -109,3 +109,17 @@ def test_chunked_rest_writes_are_read_and_bounded(gunicorn_url):
     assert created.status_code == 201, created.text
     assert too_big.status_code == 413, too_big.text
     assert list(Incident.objects.values_list("title", flat=True)) == ["Checkout down"]
+
+
+def test_a_server_that_cannot_decode_chunked_bodies_answers_411_not_an_empty_body(server_url):
+    # Django's development server hands the raw, still-chunked stream over with no length.
+    _, token = make_integration(name="cron", kind="generic")
+    body = json.dumps({"summary": "Nightly backup failed"}).encode()
+
+    answer = post_chunked(f"{server_url}/api/v1/integrations/generic/", body, f"Bearer {token}")
+
+    assert answer.status_code == 411, answer.text
+    assert answer.json() == {
+        "detail": "This server cannot read a chunked body; send a Content-Length."
+    }
+    assert not Alert.objects.exists()
