@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "knox",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "axes",
     "incidents",
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "incidents.api.bodies.ChunkedBodyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -204,11 +206,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "incidents.api.errors.exception_handler",
     # JSON in and out (DESIGN.md): form encodings cannot carry the nested rotations and steps,
     # so they are neither accepted nor documented.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["incidents.api.bodies.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Largest REST API body (413 past it); ingestion has its own, TOCSIN_INGEST_MAX_BODY_BYTES.
+TOCSIN_API_MAX_BODY_BYTES = env.int("TOCSIN_API_MAX_BODY_BYTES", default=1024 * 1024)
 REST_KNOX = {
     # API tokens are for scripts and infrastructure-as-code: they live until revoked.
     "TOKEN_TTL": None,
@@ -221,6 +225,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI is served from our own static files (drf-spectacular-sidecar, pinned by its
+    # version), so /api/docs/ works without reaching a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Several models have a `status`; give each choice set its own schema name.
     "ENUM_NAME_OVERRIDES": {
         "IncidentStatusEnum": "incidents.choices.IncidentStatus",

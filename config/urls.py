@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from incidents import health, ical
 from incidents.admin import people
 from incidents.api import ingest as ingest_api
+from incidents.api.errors import api_not_found
 from incidents.statuspage import views as status_views
 
 urlpatterns = [
@@ -39,3 +40,7 @@ urlpatterns = [
 ]
 
 handler404 = "incidents.api.errors.page_not_found"
+
+# Keep this after every other pattern: whatever else is asked under the API prefixes answers
+# JSON (handler404 alone does not when DEBUG is on, and APPEND_SLASH would redirect a POST).
+urlpatterns.append(re_path(r"^(?:api|v2)(?:/.*)?$", api_not_found, name="api-not-found"))

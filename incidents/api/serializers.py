@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.api.strict import StrictInput
+from incidents.catalogue import SERVICE_FIELDS
 from incidents.choices import IncidentStatus, ResponderRole, UpdateStatus
 from incidents.models import (
     Incident,
@@ -56,16 +57,8 @@ class ServiceSerializer(StrictInput, serializers.ModelSerializer):
 
     class Meta:
         model = Service
-        fields = [
-            "id",
-            "name",
-            "slug",
-            "description",
-            "owner",
-            "dashboard_url",
-            "logs_url",
-            "escalation_policy",
-        ]
+        # Every field the admin edits (incidents.catalogue.SERVICE_FIELDS).
+        fields = ["id", *SERVICE_FIELDS, "created_at"]
 
 
 class IncidentOutput(serializers.ModelSerializer):

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0009_notification_followup'),
+        ('incidents', '0011_redact_alert_payloads'),
     ]
 
     operations = [
