@@ -24,6 +24,7 @@ from incidents.models import (
     UserCalendar,
 )
 from incidents.models.oncall import ShiftKind
+from incidents.timezones import check_time_zone
 
 SHIFT_HOURS = re.compile(r"^([1-9][0-9]{0,2})h$")
 
@@ -39,15 +40,6 @@ def parse_shift(spec: str) -> tuple[str, int | None]:
         f"Unknown shift {spec!r}: use 'daily', 'weekly' or a number of hours such as '12h'.",
         field="shift",
     )
-
-
-def check_time_zone(name: str) -> zoneinfo.ZoneInfo:
-    if not name or name not in zoneinfo.available_timezones():
-        raise DomainError(
-            f"Unknown time zone {name!r}: use an IANA name such as Europe/Berlin.",
-            field="time_zone",
-        )
-    return zoneinfo.ZoneInfo(name)
 
 
 @dataclass

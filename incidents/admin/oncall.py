@@ -28,6 +28,7 @@ from incidents.models import (
     Schedule,
 )
 from incidents.models.oncall import WEEKDAY_NAMES, ShiftKind
+from incidents.timezones import check_time_zone
 
 HORIZON = timedelta(days=14)
 PALETTE = ("#2563eb", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#9333ea")
@@ -123,6 +124,17 @@ class RotationForm(forms.ModelForm):
         if (data.get("restrict_start") is None) != (data.get("restrict_end") is None):
             self.add_error("restrict_end", "Give both ends of the restriction hours, or neither.")
         return data
+
+
+class ScheduleForm(forms.ModelForm):
+    """Checks the zone before it reaches the row, so the page re-renders with the old one."""
+
+    def clean_time_zone(self):
+        try:
+            check_time_zone(self.cleaned_data["time_zone"])
+        except DomainError as error:
+            raise ValidationError(error.message) from error
+        return self.cleaned_data["time_zone"]
 
 
 class HandoffChannelForm(forms.ModelForm):
@@ -249,6 +261,7 @@ class ParticipantInline(admin.TabularInline):
 
 @admin.register(Schedule)
 class ScheduleAdmin(admin.ModelAdmin):
+    form = ScheduleForm
     list_display = ("name", "time_zone", "oncall_now_next", "layer_count")
     search_fields = ("name", "description")
     inlines = [RotationInline, HandoffChannelInline]

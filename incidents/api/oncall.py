@@ -29,6 +29,7 @@ from incidents.choices import ContactKind
 from incidents.contacts import check_contact_address
 from incidents.errors import DomainError
 from incidents.models import Override, Schedule
+from incidents.timezones import check_time_zone
 
 MAX_SHIFTS_WINDOW = timedelta(days=93)
 _iso = serializers.DateTimeField()
@@ -163,7 +164,7 @@ class ScheduleInput(StrictInput, serializers.Serializer):
 
     def validate_time_zone(self, value):
         try:
-            scheduling.check_time_zone(value)
+            check_time_zone(value)
         except DomainError as error:
             raise ValidationError(error.message) from error
         return value

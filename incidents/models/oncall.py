@@ -5,7 +5,6 @@ instant); nothing here stores a computed shift.
 """
 
 import secrets
-import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,6 +13,8 @@ from django.db.models import Q
 from django.urls import reverse
 
 from incidents.choices import ContactKind
+from incidents.errors import DomainError
+from incidents.timezones import check_time_zone
 
 
 def new_ical_token() -> str:
@@ -21,11 +22,10 @@ def new_ical_token() -> str:
 
 
 def validate_time_zone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
-        raise ValidationError(
-            f"Unknown time zone {value!r}: use an IANA name such as Europe/Berlin.",
-            code="unknown_time_zone",
-        )
+    try:
+        check_time_zone(value)
+    except DomainError as error:
+        raise ValidationError(error.message, code="unknown_time_zone") from error
 
 
 class ShiftKind(models.TextChoices):
