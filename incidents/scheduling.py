@@ -23,7 +23,7 @@ from incidents.models import (
     Schedule,
     UserCalendar,
 )
-from incidents.models.oncall import ShiftKind
+from incidents.models.oncall import ShiftKind, new_ical_token
 from incidents.timezones import check_time_zone
 
 SHIFT_HOURS = re.compile(r"^([1-9][0-9]{0,2})h$")
@@ -187,6 +187,27 @@ def override_create(
 def user_calendar(*, user) -> UserCalendar:
     """The person's iCal feed token, created on first use."""
     calendar, _ = UserCalendar.objects.get_or_create(user=user)
+    return calendar
+
+
+@transaction.atomic
+def schedule_rotate_ical(*, schedule: Schedule, actor=None) -> Schedule:
+    """A new secret for the schedule's feed: the old URL answers 404 from now on."""
+    locked = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    locked.ical_token = new_ical_token()
+    locked.save(update_fields=["ical_token"])
+    return locked
+
+
+@transaction.atomic
+def user_calendar_rotate(*, user, actor=None) -> UserCalendar:
+    """A new secret for the person's own feed (only they may ask): the old URL answers 404."""
+    if actor is not None and actor.pk != user.pk:
+        raise DomainError("Only its owner can rotate a personal calendar link.", field="user")
+    calendar = user_calendar(user=user)
+    calendar = UserCalendar.objects.select_for_update().get(pk=calendar.pk)
+    calendar.token = new_ical_token()
+    calendar.save(update_fields=["token"])
     return calendar
 
 

@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -307,7 +307,8 @@ class ScheduleAdmin(admin.ModelAdmin):
     def ical_link(self, obj):
         return format_html(
             '<a href="{0}"><code>{0}</code></a><div class="help">Subscribe in a calendar app; '
-            "every person also has their own feed.</div>",
+            "every person also has their own feed. If this link leaked, “Rotate iCal link” "
+            "above replaces it.</div>",
             obj.ical_url,
         )
 
@@ -371,6 +372,11 @@ class ScheduleAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.override_view),
                 name="incidents_schedule_override",
             ),
+            path(
+                "<path:object_id>/rotate-ical/",
+                self.admin_site.admin_view(self.rotate_ical_view),
+                name="incidents_schedule_rotate_ical",
+            ),
             *super().get_urls(),
         ]
 
@@ -379,6 +385,7 @@ class ScheduleAdmin(admin.ModelAdmin):
             **(extra_context or {}),
             "override_url": reverse("admin:incidents_schedule_override", args=[object_id]),
             "my_calendar_url": scheduling.user_calendar(user=request.user).ical_url,
+            "rotate_ical_url": reverse("admin:incidents_schedule_rotate_ical", args=[object_id]),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -394,6 +401,23 @@ class ScheduleAdmin(admin.ModelAdmin):
                     users=rotation_form.cleaned_data["participant_usernames"],
                     actor=request.user,
                 )
+
+    def rotate_ical_view(self, request, object_id):
+        """POST only: a new secret feed URL; calendars subscribed to the old one stop updating."""
+        schedule = self.get_object(request, unquote(object_id))
+        if schedule is None:
+            raise Http404("No such schedule.")
+        if not self.has_change_permission(request, schedule):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        schedule = scheduling.schedule_rotate_ical(schedule=schedule, actor=request.user)
+        self.message_user(
+            request,
+            f"New calendar link for {schedule}: {schedule.ical_url} (the old one no longer works).",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:incidents_schedule_change", args=[schedule.pk]))
 
     def override_view(self, request, object_id):
         """ "Create override" / "Take this shift": someone covers a window of this schedule."""

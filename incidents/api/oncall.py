@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from incidents import oncall, scheduling
 from incidents.api.instants import OUT_OF_RANGE, bounded_utc, date_in_range
+from incidents.api.permissions import ModelPermissions
 from incidents.api.strict import StrictInput
 from incidents.choices import ContactKind
 from incidents.contacts import check_contact_address
@@ -322,6 +323,26 @@ class ScheduleDetail(APIView):
     @extend_schema(responses=ScheduleOutput)
     def get(self, request, pk: int):
         schedule = get_object_or_404(schedule_queryset(), pk=pk)
+        return Response(ScheduleOutput(schedule, context=now_next_context([schedule])).data)
+
+
+class ChangeToPost(ModelPermissions):
+    """A POST that changes the schedule (not one that adds a row) needs its change permission."""
+
+    perms_map = {**ModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
+class ScheduleRotateIcal(APIView):
+    """A new secret iCal URL for the schedule; the old one answers 404 from now on."""
+
+    queryset = Schedule.objects.all()
+    permission_classes = [ChangeToPost]
+
+    @extend_schema(request=None, responses=ScheduleOutput)
+    def post(self, request, pk: int):
+        schedule = get_object_or_404(Schedule, pk=pk)
+        scheduling.schedule_rotate_ical(schedule=schedule, actor=request.user)
+        schedule = schedule_queryset().get(pk=pk)
         return Response(ScheduleOutput(schedule, context=now_next_context([schedule])).data)
 
 

@@ -68,6 +68,11 @@ urlpatterns = [
         oncall.ScheduleOverrides.as_view(),
         name="schedule-overrides",
     ),
+    path(
+        "schedules/<int:pk>/rotate-ical/",
+        oncall.ScheduleRotateIcal.as_view(),
+        name="schedule-rotate-ical",
+    ),
     path("schedules/<int:pk>/oncall/", oncall.ScheduleOncall.as_view(), name="schedule-oncall"),
     path("schedules/<int:pk>/shifts/", oncall.ScheduleShifts.as_view(), name="schedule-shifts"),
     path(
