@@ -211,21 +211,6 @@ def user_calendar_rotate(*, user, actor=None) -> UserCalendar:
     return calendar
 
 
-@transaction.atomic
-def rotation_set_participants(*, rotation: Rotation, users: Sequence, actor=None) -> None:
-    """Replace the rotation's participants with `users`, in turn order."""
-    if not users:
-        raise DomainError("A rotation needs at least one participant.", field="participants")
-    current = [p.user_id for p in rotation.participants.all()]
-    if current == [u.pk for u in users]:
-        return
-    rotation.participants.all().delete()
-    RotationParticipant.objects.bulk_create(
-        RotationParticipant(rotation=rotation, user=user, position=position)
-        for position, user in enumerate(users)
-    )
-
-
 def seed_demo_schedules(*, people: dict) -> list[Schedule]:
     """The team runbook's rotation as demo rows: weekly primary and secondary handing off Monday
     09:00, a weekday business-hours layer on the primary. Idempotent (skips existing names).
