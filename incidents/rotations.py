@@ -48,7 +48,8 @@ class ParticipantsPlan:
         return user.get_full_name() or user.username
 
 
-def _moment(effective_from: datetime | None, now: datetime) -> datetime:
+def check_effective_from(effective_from: datetime | None, now: datetime) -> datetime:
+    """The moment an edit applies from: now when absent or a little in the past."""
     if effective_from is None:
         return now
     if effective_from.tzinfo is None:
@@ -73,7 +74,7 @@ def rotation_participants_plan(
     if not users:
         raise DomainError("A rotation needs at least one participant.", field="participants")
     now = (now or timezone.now()).replace(microsecond=0)
-    moment = _moment(effective_from, now)
+    moment = check_effective_from(effective_from, now)
     spec = oncall.load_spec(rotation.schedule)
     index = next(i for i, layer in enumerate(spec.layers) if layer.key == rotation.pk)
     layer = spec.layers[index]
@@ -104,6 +105,14 @@ def rotation_set_participants(
     """
     # Serialises edits of one schedule: each plans against the rows the previous one left.
     Schedule.objects.select_for_update().filter(pk=rotation.schedule_id).first()
+    if not rotation.participants.exists():  # a new layer: its list applies from its start
+        if not users:
+            raise DomainError("A rotation needs at least one participant.", field="participants")
+        RotationParticipant.objects.bulk_create(
+            RotationParticipant(rotation=rotation, user=user, position=position)
+            for position, user in enumerate(users)
+        )
+        return rotation_participants_plan(rotation=rotation, users=users, now=now)
     plan = rotation_participants_plan(
         rotation=rotation, users=users, effective_from=effective_from, now=now
     )

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from incidents import oncall, scheduling
+from incidents import oncall, rotations, scheduling
 from incidents.contacts import check_contact_address
 from incidents.errors import DomainError
 from incidents.models import (
@@ -31,6 +31,7 @@ from incidents.models.oncall import WEEKDAY_NAMES, ShiftKind
 from incidents.timezones import check_time_zone
 
 HORIZON = timedelta(days=14)
+CONFIRM = "_confirm_participants"  # posted by the confirmation step of a participants change
 PALETTE = ("#2563eb", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#9333ea")
 
 
@@ -64,7 +65,23 @@ def _who(user_id, users) -> str:
 # --- forms -------------------------------------------------------------------------------------
 
 
+class MomentField(forms.DateTimeField):
+    """When an edit applies: not a value of the row, so it never counts as a change of it."""
+
+    def has_changed(self, initial, data):
+        return False
+
+
 class RotationForm(forms.ModelForm):
+    effective_from = MomentField(
+        label="People change from",
+        required=False,
+        input_formats=["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"size": 16, "placeholder": "YYYY-MM-DD HH:MM"}),
+        help_text="A change of participants applies to shifts starting from this moment, in the "
+        "schedule's time zone (empty: now). Earlier shifts and the one in progress keep their "
+        "people; you see the shifts that move before saving.",
+    )
     participant_usernames = forms.CharField(
         label="Participants",
         help_text="Usernames in turn order, separated by commas.",
@@ -100,8 +117,14 @@ class RotationForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["participant_usernames"].initial = ", ".join(
-                p.user.username for p in self.instance.participants.select_related("user")
+                p.user.username for p in self.instance.latest_participants()
             )
+            tz = ZoneInfo(self.instance.schedule.time_zone)
+            self.fields["effective_from"].initial = oncall.to_local(timezone.now(), tz).strftime(
+                "%Y-%m-%d %H:%M"
+            )
+        else:
+            self.fields["effective_from"].widget = forms.HiddenInput()
         self.fields["handoff_time"].error_messages["invalid"] = (
             "Enter the handoff time as HH:MM, in the schedule's time zone (e.g. 09:00)."
         )
@@ -116,6 +139,19 @@ class RotationForm(forms.ModelForm):
         if unknown:
             raise ValidationError(f"Unknown username(s): {', '.join(unknown)}.")
         return [users[name] for name in names]
+
+    def clean_effective_from(self):
+        """The wall-clock time typed, read in the schedule's zone (not the server's)."""
+        value = self.cleaned_data.get("effective_from")
+        if value is None or not self.instance.pk:
+            return None
+        moment = oncall.localize(
+            timezone.make_naive(value), ZoneInfo(self.instance.schedule.time_zone)
+        )
+        try:
+            return rotations.check_effective_from(moment, timezone.now())
+        except DomainError as error:
+            raise ValidationError(error.message) from error
 
     def clean(self):
         data = super().clean()
@@ -223,7 +259,7 @@ class RotationInline(admin.StackedInline):
     show_change_link = True
     ordering = ["-priority", "id"]
     fieldsets = [
-        (None, {"fields": ["name", "priority", "participant_usernames"]}),
+        (None, {"fields": ["name", "priority", "participant_usernames", "effective_from"]}),
         (
             "Shifts",
             {
@@ -250,10 +286,18 @@ class HandoffChannelInline(admin.TabularInline):
 
 
 class ParticipantInline(admin.TabularInline):
+    """Read-only: editing rows here would re-deal past shifts; the schedule page changes people
+    from a moment on."""
+
     model = RotationParticipant
     extra = 0
-    fields = ["position", "user"]
-    ordering = ["position", "id"]
+    fields = ["effective_from", "position", "user"]
+    readonly_fields = fields
+    ordering = ["effective_from", "position", "id"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 # --- schedules ---------------------------------------------------------------------------------
@@ -381,6 +425,11 @@ class ScheduleAdmin(admin.ModelAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "POST" and CONFIRM not in request.POST:
+            schedule = self.get_object(request, unquote(object_id))
+            plans = self._participant_plans(request, schedule) if schedule else []
+            if plans:
+                return self._confirm_participants(request, schedule, plans)
         extra_context = {
             **(extra_context or {}),
             "override_url": reverse("admin:incidents_schedule_override", args=[object_id]),
@@ -396,11 +445,86 @@ class ScheduleAdmin(admin.ModelAdmin):
         for rotation_form in formset.forms:
             rotation = rotation_form.instance
             if rotation.pk and rotation_form not in formset.deleted_forms:
-                scheduling.rotation_set_participants(
+                rotations.rotation_set_participants(
                     rotation=rotation,
                     users=rotation_form.cleaned_data["participant_usernames"],
+                    effective_from=rotation_form.cleaned_data.get("effective_from"),
                     actor=request.user,
                 )
+
+    def _participant_plans(self, request, schedule) -> list:
+        """For a valid POST of the change form: the plans of the rotations whose people change."""
+        if not self.has_change_permission(request, schedule):
+            return []
+        form = self.get_form(request, schedule, change=True)(
+            request.POST, request.FILES, instance=schedule
+        )
+        if not form.is_valid():
+            return []
+        plans = []
+        for formset_class, inline in self.get_formsets_with_inlines(request, schedule):
+            if inline.model is not Rotation:
+                continue
+            prefix = formset_class.get_default_prefix()
+            formset = formset_class(**self.get_formset_kwargs(request, schedule, inline, prefix))
+            if not formset.is_valid():
+                return []
+            for rotation_form in formset.forms:
+                rotation = rotation_form.instance
+                if not rotation.pk or rotation_form in formset.deleted_forms:
+                    continue
+                if not Rotation.objects.filter(pk=rotation.pk, participants__isnull=False).exists():
+                    continue
+                plan = rotations.rotation_participants_plan(
+                    rotation=rotation,
+                    users=rotation_form.cleaned_data["participant_usernames"],
+                    effective_from=rotation_form.cleaned_data.get("effective_from"),
+                )
+                if plan.changed:
+                    plans.append(plan)
+        return plans
+
+    def _confirm_participants(self, request, schedule, plans):
+        """The confirmation step: the shifts that move, before -> after; "Save" posts again."""
+        tz = ZoneInfo(schedule.time_zone)
+        changes = [
+            {
+                "rotation": plan.rotation.name,
+                "effective": _local(plan.effective_from, tz),
+                "before": ", ".join(plan.name(i) for i in plan.before),
+                "after": ", ".join(plan.name(i) for i in plan.after),
+                "moves": [
+                    {
+                        "start": _local(move.start, tz),
+                        "end": _local(move.end, tz),
+                        "before": plan.name(move.before),
+                        "after": plan.name(move.after),
+                    }
+                    for move in plan.moves
+                ],
+            }
+            for plan in plans
+        ]
+        resend = [
+            (key, value)
+            for key, values in request.POST.lists()
+            if key not in {"csrfmiddlewaretoken", "_save", "_continue", "_addanother"}
+            for value in values
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": schedule,
+            "schedule": schedule,
+            "title": f"Check the shifts that move on {schedule}",
+            "changes": changes,
+            "resend": resend,
+            "confirm": CONFIRM,
+            "horizon_weeks": rotations.HORIZON.days // 7,
+        }
+        return TemplateResponse(
+            request, "admin/incidents/schedule/confirm_participants.html", context
+        )
 
     def rotate_ical_view(self, request, object_id):
         """POST only: a new secret feed URL; calendars subscribed to the old one stop updating."""
@@ -544,7 +668,7 @@ def _day_strips(timeline, tz, now, users, colours):
 
 @admin.register(Rotation)
 class RotationAdmin(admin.ModelAdmin):
-    """Participants in order, for fine edits; layers are usually edited on their schedule."""
+    """Fine edits of a layer; its people (their history too) are shown, changed on its schedule."""
 
     list_display = ("name", "schedule", "priority", "shift_label", "handoff_time", "start_date")
     list_select_related = ("schedule",)
