@@ -221,3 +221,71 @@ def test_admin_effective_moment_is_read_in_the_schedule_zone(admin_client, peopl
     assert answer.status_code == 302, answer.context["errors"] if answer.context else answer
     row = schedule.rotations.get().participants.get(effective_from__isnull=False)
     assert row.effective_from == datetime.fromisoformat(f"{typed}+09:00")
+
+
+# --- API ----------------------------------------------------------------------------------------
+
+
+def test_api_patch_rotation_people_from_a_moment_answers_the_moves(manager, people, schedule):
+    rotation = schedule.rotations.get()
+    now = timezone.now()
+    later = (now + 3 * DAY).replace(hour=12, minute=0, second=0, microsecond=0)
+    before = api_shifts(client_for(manager), schedule, now, later)
+    answer = client_for(manager).patch(
+        f"/api/v1/schedules/{schedule.pk}/rotations/{rotation.pk}/",
+        {"participants": ["carol", "alice"], "effective_from": later.isoformat()},
+        format="json",
+    )
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["participants"] == ["carol", "alice"]
+    assert datetime.fromisoformat(body["participants_from"]) == later
+    assert datetime.fromisoformat(body["effective_from"]) == later
+    assert body["moved"] and all(m["after"] in ("carol", "alice") for m in body["moved"])
+    assert all(datetime.fromisoformat(m["start"]) >= later for m in body["moved"])
+    assert api_shifts(client_for(manager), schedule, now, later) == before
+    detail = client_for(manager).get(f"/api/v1/schedules/{schedule.pk}/").json()
+    assert detail["rotations"][0]["participants"] == ["carol", "alice"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"participants": []}, "participants"),
+        ({"participants": ["carol", "zed"]}, "participants"),
+        (
+            {"participants": ["carol"], "effective_from": "2026-01-02T09:00:00+00:00"},
+            "effective_from",
+        ),
+        ({"participants": ["carol"], "effective_from": "2030-01-02T09:00:00"}, "effective_from"),
+        ({"participants": ["carol"], "shift": "daily"}, "shift"),
+    ],
+)
+def test_api_patch_refusals_name_the_field_and_change_nothing(
+    manager, people, schedule, body, field
+):
+    rotation = schedule.rotations.get()
+    answer = client_for(manager).patch(
+        f"/api/v1/schedules/{schedule.pk}/rotations/{rotation.pk}/", body, format="json"
+    )
+    assert answer.status_code == 400, answer.content
+    assert field in answer.json()
+    assert [p.user.username for p in rotation.participants.all()] == ["alice", "bob"]
+    assert not HandoffDelivery.objects.exists()
+
+
+def test_api_patch_needs_the_change_permission_and_a_rotation_of_that_schedule(
+    responder, manager, people, schedule
+):
+    rotation = schedule.rotations.get()
+    url = f"/api/v1/schedules/{schedule.pk}/rotations/{rotation.pk}/"
+    assert (
+        client_for(responder).patch(url, {"participants": ["carol"]}, format="json").status_code
+        == 403
+    )
+    other = make_schedule(name="Other", participants=people[:1])
+    wrong = f"/api/v1/schedules/{other.pk}/rotations/{rotation.pk}/"
+    assert (
+        client_for(manager).patch(wrong, {"participants": ["carol"]}, format="json").status_code
+        == 404
+    )

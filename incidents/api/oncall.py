@@ -78,6 +78,14 @@ class WallClockField(serializers.TimeField):
         return super().to_internal_value(value)
 
 
+def users_named(usernames):
+    users = get_user_model().objects.in_bulk(usernames, field_name="username")
+    unknown = [name for name in usernames if name not in users]
+    if unknown:
+        raise ValidationError(f"Unknown username(s): {', '.join(unknown)}.")
+    return [users[name] for name in usernames]
+
+
 # --- input -----------------------------------------------------------------------------------
 
 
@@ -100,11 +108,7 @@ class RotationInput(StrictInput, serializers.Serializer):
     restrict_end = WallClockField(required=False, allow_null=True)
 
     def validate_participants(self, usernames):
-        users = get_user_model().objects.in_bulk(usernames, field_name="username")
-        unknown = [name for name in usernames if name not in users]
-        if unknown:
-            raise ValidationError(f"Unknown username(s): {', '.join(unknown)}.")
-        return [users[name] for name in usernames]
+        return users_named(usernames)
 
     def validate_start(self, value):
         if not date_in_range(value):
@@ -206,8 +210,18 @@ class RotationOutput(serializers.Serializer):
     restrict_start = WallClockField(allow_null=True)
     restrict_end = WallClockField(allow_null=True)
 
+    participants_from = serializers.SerializerMethodField(
+        help_text="When `participants` took or take over (null: from the start)."
+    )
+
     def get_participants(self, rotation) -> list[str]:
-        return [p.user.username for p in rotation.participants.all()]
+        return [p.user.username for p in rotation.latest_participants()]
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_participants_from(self, rotation) -> str | None:
+        latest = rotation.latest_participants()
+        moment = latest[0].effective_from if latest else None
+        return _iso.to_representation(moment) if moment else None
 
 
 class ScheduleOutput(serializers.Serializer):

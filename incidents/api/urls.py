@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents.api import alerts, escalation, ingest, oncall, views
+from incidents.api import alerts, escalation, ingest, oncall, rotations, views
 from postmortems import api as postmortems_api
 from runbooks import api as runbooks_api
 
@@ -67,6 +67,11 @@ urlpatterns = [
         "schedules/<int:pk>/overrides/",
         oncall.ScheduleOverrides.as_view(),
         name="schedule-overrides",
+    ),
+    path(
+        "schedules/<int:pk>/rotations/<int:rotation_pk>/",
+        rotations.ScheduleRotation.as_view(),
+        name="schedule-rotation",
     ),
     path(
         "schedules/<int:pk>/rotate-ical/",
