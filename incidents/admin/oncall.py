@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from incidents import oncall, rotations, scheduling
+from incidents.admin.rotation_edits import ConfirmParticipantsMixin, MomentField
+from incidents.admin.rotation_edits import local_time as _local
 from incidents.contacts import check_contact_address
 from incidents.errors import DomainError
 from incidents.models import (
@@ -31,7 +33,6 @@ from incidents.models.oncall import WEEKDAY_NAMES, ShiftKind
 from incidents.timezones import check_time_zone
 
 HORIZON = timedelta(days=14)
-CONFIRM = "_confirm_participants"  # posted by the confirmation step of a participants change
 PALETTE = ("#2563eb", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#9333ea")
 
 
@@ -42,10 +43,6 @@ def _colours(timeline) -> dict[int, str]:
         if seg.user is not None and seg.user not in colours:
             colours[seg.user] = PALETTE[len(colours) % len(PALETTE)]
     return colours
-
-
-def _local(instant: datetime, tz) -> str:
-    return instant.astimezone(tz).strftime("%a %d %b %H:%M")
 
 
 def _length(delta: timedelta) -> str:
@@ -63,13 +60,6 @@ def _who(user_id, users) -> str:
 
 
 # --- forms -------------------------------------------------------------------------------------
-
-
-class MomentField(forms.DateTimeField):
-    """When an edit applies: not a value of the row, so it never counts as a change of it."""
-
-    def has_changed(self, initial, data):
-        return False
 
 
 class RotationForm(forms.ModelForm):
@@ -304,7 +294,7 @@ class ParticipantInline(admin.TabularInline):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin):
+class ScheduleAdmin(ConfirmParticipantsMixin, admin.ModelAdmin):
     form = ScheduleForm
     list_display = ("name", "time_zone", "oncall_now_next", "layer_count")
     search_fields = ("name", "description")
@@ -425,11 +415,6 @@ class ScheduleAdmin(admin.ModelAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        if request.method == "POST" and CONFIRM not in request.POST:
-            schedule = self.get_object(request, unquote(object_id))
-            plans = self._participant_plans(request, schedule) if schedule else []
-            if plans:
-                return self._confirm_participants(request, schedule, plans)
         extra_context = {
             **(extra_context or {}),
             "override_url": reverse("admin:incidents_schedule_override", args=[object_id]),
@@ -451,80 +436,6 @@ class ScheduleAdmin(admin.ModelAdmin):
                     effective_from=rotation_form.cleaned_data.get("effective_from"),
                     actor=request.user,
                 )
-
-    def _participant_plans(self, request, schedule) -> list:
-        """For a valid POST of the change form: the plans of the rotations whose people change."""
-        if not self.has_change_permission(request, schedule):
-            return []
-        form = self.get_form(request, schedule, change=True)(
-            request.POST, request.FILES, instance=schedule
-        )
-        if not form.is_valid():
-            return []
-        plans = []
-        for formset_class, inline in self.get_formsets_with_inlines(request, schedule):
-            if inline.model is not Rotation:
-                continue
-            prefix = formset_class.get_default_prefix()
-            formset = formset_class(**self.get_formset_kwargs(request, schedule, inline, prefix))
-            if not formset.is_valid():
-                return []
-            for rotation_form in formset.forms:
-                rotation = rotation_form.instance
-                if not rotation.pk or rotation_form in formset.deleted_forms:
-                    continue
-                if not Rotation.objects.filter(pk=rotation.pk, participants__isnull=False).exists():
-                    continue
-                plan = rotations.rotation_participants_plan(
-                    rotation=rotation,
-                    users=rotation_form.cleaned_data["participant_usernames"],
-                    effective_from=rotation_form.cleaned_data.get("effective_from"),
-                )
-                if plan.changed:
-                    plans.append(plan)
-        return plans
-
-    def _confirm_participants(self, request, schedule, plans):
-        """The confirmation step: the shifts that move, before -> after; "Save" posts again."""
-        tz = ZoneInfo(schedule.time_zone)
-        changes = [
-            {
-                "rotation": plan.rotation.name,
-                "effective": _local(plan.effective_from, tz),
-                "before": ", ".join(plan.name(i) for i in plan.before),
-                "after": ", ".join(plan.name(i) for i in plan.after),
-                "moves": [
-                    {
-                        "start": _local(move.start, tz),
-                        "end": _local(move.end, tz),
-                        "before": plan.name(move.before),
-                        "after": plan.name(move.after),
-                    }
-                    for move in plan.moves
-                ],
-            }
-            for plan in plans
-        ]
-        resend = [
-            (key, value)
-            for key, values in request.POST.lists()
-            if key not in {"csrfmiddlewaretoken", "_save", "_continue", "_addanother"}
-            for value in values
-        ]
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "original": schedule,
-            "schedule": schedule,
-            "title": f"Check the shifts that move on {schedule}",
-            "changes": changes,
-            "resend": resend,
-            "confirm": CONFIRM,
-            "horizon_weeks": rotations.HORIZON.days // 7,
-        }
-        return TemplateResponse(
-            request, "admin/incidents/schedule/confirm_participants.html", context
-        )
 
     def rotate_ical_view(self, request, object_id):
         """POST only: a new secret feed URL; calendars subscribed to the old one stop updating."""
