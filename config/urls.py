@@ -9,6 +9,7 @@ from incidents.statuspage import views as status_views
 urlpatterns = [
     path("health", health.health, name="health"),
     path("health/ready", health.ready, name="health-ready"),
+    path("admin/my-paging/", include("incidents.admin.my_paging")),
     path("admin/", admin.site.urls),
     path("status/", include("incidents.statuspage.urls")),
     path("status.json", status_views.status_json, name="status-json"),
