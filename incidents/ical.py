@@ -76,7 +76,8 @@ def _schedules_of(user) -> tuple[list[Schedule], dict]:
 
 def person_shifts(user, now: datetime, ahead: timedelta) -> list[tuple[Schedule, oncall.Shift]]:
     """The person's shifts under way at `now` or starting within `ahead`, on every schedule,
-    in time order, with their true starts."""
+    in time order. Looked at from `now - LEAD_IN` to `now + ahead + LEAD_IN`: a shift reaching
+    past either end is cut there."""
     schedules, specs = _schedules_of(user)
     found = [
         (schedule, oncall.Shift(user, shift.start, shift.end))

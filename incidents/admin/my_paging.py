@@ -90,6 +90,9 @@ def index(request, method_form=None, rule_form=None):
             "start": local_time(shift.start, ZoneInfo(schedule.time_zone)),
             "end": local_time(shift.end, ZoneInfo(schedule.time_zone)),
             "now": shift.start <= now,
+            # Cut at the ends of the window looked at: it began earlier or lasts longer.
+            "began_before": shift.start <= now - ical.LEAD_IN,
+            "lasts_beyond": shift.end >= now + AHEAD + ical.LEAD_IN,
         }
         for schedule, shift in ical.person_shifts(user, now, AHEAD)
     ]
