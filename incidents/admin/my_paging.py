@@ -53,6 +53,7 @@ class RuleForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        self.actor = user
         self.fields["contact_method"].queryset = ContactMethod.objects.filter(user=user)
 
 
@@ -152,21 +153,26 @@ def method_delete(request, pk: int):
     return _done(request, f"Removed {method} and the rules using it.")
 
 
+def _rule_saved(form: RuleForm, write, **target) -> bool:
+    """Run the rule's domain function with the form's values; a refusal goes on the form."""
+    try:
+        write(
+            contact_method=form.cleaned_data["contact_method"],
+            delay=timedelta(minutes=form.cleaned_data["delay_minutes"]),
+            actor=form.actor,
+            **target,
+        )
+    except DomainError as error:
+        _refusal(form, error)
+        return False
+    return True
+
+
 @require_POST
 def rule_add(request):
     form = RuleForm(request.POST, user=request.user)
-    if form.is_valid():
-        try:
-            personal.notification_rule_create(
-                user=request.user,
-                contact_method=form.cleaned_data["contact_method"],
-                delay=timedelta(minutes=form.cleaned_data["delay_minutes"]),
-                actor=request.user,
-            )
-        except DomainError as error:
-            _refusal(form, error)
-        else:
-            return _done(request, "Added the rule.")
+    if form.is_valid() and _rule_saved(form, personal.notification_rule_create, user=request.user):
+        return _done(request, "Added the rule.")
     return index(request, rule_form=form)
 
 
@@ -177,18 +183,9 @@ def rule_edit(request, pk: int):
         "delay_minutes": int(rule.delay.total_seconds() // 60),
     }
     form = RuleForm(request.POST or None, initial=initial, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        try:
-            personal.notification_rule_update(
-                rule=rule,
-                contact_method=form.cleaned_data["contact_method"],
-                delay=timedelta(minutes=form.cleaned_data["delay_minutes"]),
-                actor=request.user,
-            )
-        except DomainError as error:
-            _refusal(form, error)
-        else:
-            return _done(request, "Saved the rule.")
+    saved = request.method == "POST" and form.is_valid()
+    if saved and _rule_saved(form, personal.notification_rule_update, rule=rule):
+        return _done(request, "Saved the rule.")
     return _page(request, "edit.html", form=form, what="notification rule")
 
 
