@@ -95,7 +95,7 @@ class ConfirmParticipantsMixin:
         resend = [
             (key, value)
             for key, values in request.POST.lists()
-            if key not in {"csrfmiddlewaretoken", "_save", "_continue", "_addanother"}
+            if key not in {"csrfmiddlewaretoken", "_save"}  # "Save and continue" is kept
             for value in values
         ]
         context = {

@@ -217,7 +217,7 @@ class RotationOutput(serializers.Serializer):
     def get_participants(self, rotation) -> list[str]:
         return [p.user.username for p in rotation.latest_participants()]
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_participants_from(self, rotation) -> str | None:
         latest = rotation.latest_participants()
         moment = latest[0].effective_from if latest else None
