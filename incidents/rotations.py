@@ -11,16 +11,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from incidents import oncall
 from incidents.choices import ContactKind
 from incidents.errors import DomainError
 from incidents.models import HandoffDelivery, Rotation, RotationParticipant, Schedule
-from incidents.scheduling import user_calendar
 
 # Moves further ahead than this are neither previewed nor announced (they still happen).
 HORIZON = timedelta(days=42)
@@ -164,7 +165,8 @@ def _queue_notices(*, plan: ParticipantsPlan, actor) -> None:
             "order": ", ".join(plan.name(i) for i in plan.after),
             "actor": (actor.get_full_name() or actor.get_username()) if actor else "",
             "moves": lines,
-            "calendar_url": user_calendar(user=user).ical_url,
+            # Not the calendar link itself: this text is stored with the delivery row.
+            "my_paging_url": settings.TOCSIN_BASE_URL + reverse("my-paging"),
         }
         rows.append(
             HandoffDelivery(

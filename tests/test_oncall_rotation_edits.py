@@ -105,6 +105,8 @@ def test_moved_people_are_told_by_email_through_the_handoff_deliveries(
     body = mail["carol@example.com"].body
     assert "now takes turns as Alice, Bob, Carol" in body
     assert "you are on call (instead of" in body
+    assert f"{settings.TOCSIN_BASE_URL}/admin/my-paging/" in body
+    assert "/oncall/ical/" not in body  # the stored text never holds a secret link
     assert HandoffDelivery.objects.filter(sent_at__isnull=True).count() == 0
 
 
