@@ -107,7 +107,10 @@ class RotationForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["participant_usernames"].initial = ", ".join(
-                p.user.username for p in self.instance.latest_participants()
+                p.user.username
+                for p in self.instance.latest_participants(
+                    list(self.instance.participants.select_related("user"))
+                )
             )
             tz = ZoneInfo(self.instance.schedule.time_zone)
             self.fields["effective_from"].initial = oncall.to_local(timezone.now(), tz).strftime(

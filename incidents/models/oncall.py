@@ -149,9 +149,10 @@ class Rotation(models.Model):
     def __str__(self) -> str:
         return f"{self.schedule.name} / {self.name}" if self.schedule_id else self.name
 
-    def latest_participants(self) -> list["RotationParticipant"]:
-        """The most recent list, in turn order (the one that applies from now or soon on)."""
-        rows = list(self.participants.all())
+    def latest_participants(self, rows=None) -> list["RotationParticipant"]:
+        """The most recent list, in turn order (the one that applies from now or soon on), from
+        `rows` (the participant rows) when given."""
+        rows = list(self.participants.all()) if rows is None else rows
         latest = max((r.effective_from for r in rows if r.effective_from), default=None)
         return [r for r in rows if r.effective_from == latest]
 
