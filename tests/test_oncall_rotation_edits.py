@@ -289,3 +289,13 @@ def test_api_patch_needs_the_change_permission_and_a_rotation_of_that_schedule(
         client_for(manager).patch(wrong, {"participants": ["carol"]}, format="json").status_code
         == 404
     )
+
+
+def test_rotation_page_lists_each_list_read_only(admin_client, people, schedule):
+    rotation = schedule.rotations.get()
+    rotation_set_participants(rotation=rotation, users=people)
+    page = admin_client.get(f"/admin/incidents/rotation/{rotation.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert html.count("carol") >= 1 and "participants-0-user" not in html
+    assert 'name="participants-TOTAL_FORMS" value="5"' in html  # 2 from the start + 3 later
