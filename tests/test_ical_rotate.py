@@ -71,3 +71,15 @@ def test_admin_rotate_refuses_get_and_people_without_change_permission(
         not in client.get(f"/admin/incidents/schedule/{schedule.pk}/change/").content.decode()
     )
     assert Schedule.objects.get(pk=schedule.pk).ical_token == schedule.ical_token
+
+
+def test_only_its_owner_rotates_a_personal_link(db):
+    from incidents.errors import DomainError
+    from incidents.scheduling import user_calendar, user_calendar_rotate
+
+    owner, other = UserFactory(username="owner"), UserFactory(username="other")
+    token = user_calendar(user=owner).token
+    with pytest.raises(DomainError):
+        user_calendar_rotate(user=owner, actor=other)
+    assert user_calendar(user=owner).token == token
+    assert user_calendar_rotate(user=owner, actor=owner).token != token
