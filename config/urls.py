@@ -16,6 +16,7 @@ urlpatterns = [
         admin.site.admin_view(people.PeopleSearchView.as_view(admin_site=admin.site)),
         name=people.URL_NAME,
     ),
+    path("admin/my-paging/", include("incidents.admin.my_paging")),
     path("admin/", admin.site.urls),
     path("status/", include("incidents.statuspage.urls")),
     path("status.json", status_views.status_json, name="status-json"),

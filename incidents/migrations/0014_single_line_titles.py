@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0011_redact_alert_payloads'),
+        ('incidents', '0012_rotation_revisions'),
     ]
 
     operations = [
