@@ -138,6 +138,9 @@ AUTHENTICATION_BACKENDS = [
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tocsin <tocsin@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# A mail server that accepts the connection and then says nothing must not hold a request or a
+# delivery worker for the operating system's TCP timeout.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 # --- Security -----------------------------------------------------------------------------------
 # DEBUG only switches what serving plain HTTP on loopback needs; each is overridable.
