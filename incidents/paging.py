@@ -64,6 +64,13 @@ def escalation_start_uncovered(*, incident_ids: Iterable[int] | None = None) -> 
     return started
 
 
+def service_policy_changed(*, service) -> None:
+    """A service's policy was set or changed: its incidents that nothing covered start
+    escalating once the change commits."""
+    ids = list(service.incidents.values_list("pk", flat=True))
+    transaction.on_commit(lambda: escalation_start_uncovered(incident_ids=ids))
+
+
 # --- who is being paged ------------------------------------------------------------------------
 
 

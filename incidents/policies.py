@@ -74,7 +74,7 @@ def escalation_policy_create(
             kind = _target_type(target)
             EscalationTarget.objects.create(step=row, type=kind, **{kind: target})
     if default:
-        escalation_policy_set_default(policy=policy)
+        policy = escalation_policy_set_default(policy=policy)
     return policy
 
 

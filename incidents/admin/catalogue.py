@@ -48,6 +48,13 @@ class ServiceAdmin(admin.ModelAdmin):
             )
         )
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "escalation_policy" in form.changed_data and obj.escalation_policy_id:
+            from incidents.paging import service_policy_changed
+
+            service_policy_changed(service=obj)
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "owner":
             kwargs["queryset"] = (

@@ -7,7 +7,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents import lifecycle, selectors
+from incidents import lifecycle, paging, selectors
 from incidents.api import serializers as s
 from incidents.api.filters import IncidentFilter
 from incidents.models import Incident, Service, Severity
@@ -43,6 +43,12 @@ class ServiceListCreate(generics.ListCreateAPIView):
 class ServiceDetail(generics.RetrieveUpdateAPIView):
     queryset = Service.objects.select_related("owner")
     serializer_class = s.ServiceSerializer
+
+    def perform_update(self, serializer):
+        before = serializer.instance.escalation_policy_id
+        service = serializer.save()
+        if service.escalation_policy_id and service.escalation_policy_id != before:
+            paging.service_policy_changed(service=service)
 
 
 class IncidentListCreate(generics.GenericAPIView):
