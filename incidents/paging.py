@@ -14,7 +14,7 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from incidents.choices import IncidentStatus, TimelineKind
@@ -74,10 +74,12 @@ def service_policy_changed(*, service) -> None:
 # --- who is being paged ------------------------------------------------------------------------
 
 
-def with_paging_state(incidents: QuerySet) -> QuerySet:
-    """Annotate `is_paged`, `escalation_waiting` and `page_failing` (no extra query per row)."""
+def with_paging_state(incidents: QuerySet, *, alias: bool = False) -> QuerySet:
+    """Annotate `is_paged`, `escalation_waiting` and `page_failing` (no extra query per row);
+    with `alias`, only make them available to filters (for counts)."""
     pages = Notification.objects.filter(incident=OuterRef("pk"), reason__in=PAGING_REASONS)
-    return incidents.annotate(
+    add = incidents.alias if alias else incidents.annotate
+    return add(
         is_paged=Exists(pages.filter(status__in=REACHING)),
         escalation_waiting=Exists(
             IncidentEscalation.objects.filter(
@@ -90,6 +92,15 @@ def with_paging_state(incidents: QuerySet) -> QuerySet:
             .exclude(last_error="")
         ),
     )
+
+
+# The same test as `nobody_paged`, in SQL, over `with_paging_state`.
+NOBODY_PAGED = Q(
+    status=IncidentStatus.TRIGGERED,
+    severity__pages=True,
+    is_paged=False,
+    escalation_waiting=False,
+)
 
 
 def nobody_paged(incident: Incident) -> bool:

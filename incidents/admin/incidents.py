@@ -25,6 +25,7 @@ from incidents.admin.escalation import IncidentEscalationInline, escalate_incide
 from incidents.admin.filters import MineFilter, StateFilter, UnacknowledgedFilter
 from incidents.admin.forms import IncidentAddForm, MoveForm, PostUpdateForm
 from incidents.admin.integrations import AlertInline
+from incidents.admin.paging import may_page, page_someone_view
 from incidents.choices import (
     ALLOWED_TRANSITIONS,
     WORKING_STATUSES,
@@ -49,6 +50,7 @@ from incidents.lifecycle import (
 )
 from incidents.messages import humanize_duration, status_update_template
 from incidents.models import Incident, Responder, StatusUpdate, TimelineEvent
+from incidents.paging import nobody_paged_reason
 from incidents.timeline import actor_label
 
 # "INC-42", "inc42" or "42" in the search box finds incident number 42.
@@ -453,11 +455,14 @@ class IncidentAdmin(admin.ModelAdmin):
         # A new incident is worked at once: go to its page, not back to the list.
         if IS_POPUP_VAR in request.POST or "_addanother" in request.POST:
             return super().response_add(request, obj, post_url_continue)
-        self.message_user(
-            request,
-            f"Opened {obj.reference}. It is triggered and pages until someone acknowledges it.",
-            messages.SUCCESS,
-        )
+        if nobody_paged_reason(obj) is None:
+            text = (
+                f"Opened {obj.reference}. It is triggered and pages until someone acknowledges it."
+            )
+            self.message_user(request, text, messages.SUCCESS)
+        else:
+            text = f"Opened {obj.reference}, but nobody is being paged for it: page someone."
+            self.message_user(request, text, messages.WARNING)
         return HttpResponseRedirect(self._change_url(obj))
 
     def save_related(self, request, form, formsets, change):
@@ -511,6 +516,11 @@ class IncidentAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.post_update_view),
                 name="{}_{}_post_update".format(*info),
             ),
+            path(
+                "<path:object_id>/page/",
+                self.admin_site.admin_view(self.page_someone_view),
+                name="{}_{}_page".format(*info),
+            ),
             *super().get_urls(),
         ]
 
@@ -562,7 +572,14 @@ class IncidentAdmin(admin.ModelAdmin):
             "post_update_url": reverse("admin:incidents_incident_post_update", args=[incident.pk])
             if request.user.has_perm("incidents.add_statusupdate")
             else None,
+            "nobody_paged": nobody_paged_reason(incident),
+            "page_url": reverse("admin:incidents_incident_page", args=[incident.pk])
+            if may_page(request) and not is_resolved
+            else None,
         }
+
+    def page_someone_view(self, request, object_id):
+        return page_someone_view(self, request, object_id)
 
     def move_view(self, request, object_id):
         if request.method != "POST":
