@@ -644,7 +644,9 @@ def _update_due(deadline: IncidentDeadline, now: datetime) -> None:
     else:
         User = get_user_model()
         paged = Notification.objects.filter(
-            incident=incident, reason=NotificationReason.PAGE, user__isnull=False
+            incident=incident,
+            reason__in=[NotificationReason.PAGE, NotificationReason.DIRECT],
+            user__isnull=False,
         ).values_list("user_id", flat=True)
         people = list(User.objects.filter(pk__in=paged, is_active=True).order_by("username"))
     queued = notify.remind(incident=incident, users=people, count=deadline.fired_count, now=now)

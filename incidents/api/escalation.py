@@ -250,10 +250,10 @@ class IncidentEscalate(APIView):
 
 class PageInput(StrictInput, serializers.Serializer):
     users = serializers.ListField(
-        child=serializers.CharField(max_length=150), required=False, default=list
+        child=serializers.CharField(max_length=150), required=False, default=list, max_length=100
     )
     schedules = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, default=list
+        child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=100
     )
     message = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
