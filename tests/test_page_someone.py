@@ -87,6 +87,8 @@ def test_page_someone_refusals_name_the_field_and_change_nothing(api, dba, viewe
     assert answer.status_code == 400 and "nobody-here" in answer.json()["users"][0]
     answer = api.post(page_url(incident), {"schedules": [999999]}, format="json")
     assert answer.status_code == 400 and "999999" in answer.json()["schedules"][0]
+    answer = api.post(page_url(incident), {"schedules": [10**30]}, format="json")
+    assert answer.status_code == 400 and "schedules" in answer.json()
     answer = api.post(page_url(incident), {}, format="json")
     assert answer.status_code == 400 and "users" in answer.json()
     answer = api.post(page_url(incident), {"users": "dana-dba"}, format="json")

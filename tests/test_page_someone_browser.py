@@ -36,6 +36,14 @@ def test_responder_sees_the_red_banner_and_pages_the_oncall(live_server, browser
     assert banner.value_of_css_property("background-color") != "rgba(0, 0, 0, 0)"
     save_screenshot(browser, "nobody-paged-banner")
 
+    browser.get(f"{live_server.url}/admin/")
+    row = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "tr.ops-row--nobody")))
+    assert "nobody paged" in row.text and "on target" not in row.text
+    assert "No default escalation policy." in browser.find_element(By.CSS_SELECTOR, ".ops").text
+    save_screenshot(browser, "dashboard-nobody-paged")
+    browser.get(f"{live_server.url}/admin/incidents/incident/{incident.pk}/change/")
+    banner = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".tocsin-nobody")))
+
     banner.find_element(By.LINK_TEXT, "Page someone now").click()
     form = wait.until(EC.presence_of_element_located((By.ID, "tocsin-page-form")))
     assert "Platform primary: Pat Primary" in form.text

@@ -253,7 +253,10 @@ class PageInput(StrictInput, serializers.Serializer):
         child=serializers.CharField(max_length=150), required=False, default=list, max_length=100
     )
     schedules = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=100
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        default=list,
+        max_length=100,
     )
     message = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
@@ -292,6 +295,7 @@ class IncidentPage(APIView):
     """Page people, or whoever is on call for schedules, now; they become responders."""
 
     permission_classes = [has_perm("incidents.escalate_incident")]
+    conflicts = {"POST": "The incident is resolved: reopen it to page anyone."}
 
     @extend_schema(request=PageInput, responses={202: PageOutput})
     def post(self, request, pk: int):
