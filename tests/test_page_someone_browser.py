@@ -38,7 +38,7 @@ def test_responder_sees_the_red_banner_and_pages_the_oncall(live_server, browser
 
     browser.get(f"{live_server.url}/admin/")
     row = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "tr.ops-row--nobody")))
-    assert "nobody paged" in row.text and "on target" not in row.text
+    assert "nobody paged" in row.text.lower() and "on target" not in row.text.lower()
     assert "No default escalation policy." in browser.find_element(By.CSS_SELECTOR, ".ops").text
     save_screenshot(browser, "dashboard-nobody-paged")
     browser.get(f"{live_server.url}/admin/incidents/incident/{incident.pk}/change/")
