@@ -228,9 +228,17 @@ def remind(*, incident: Incident, users: Iterable, count: int, now: datetime) ->
 
 
 def followup(
-    *, incident: Incident, user, key: str, subject: str, body: str, now: datetime
+    *,
+    incident: Incident,
+    user,
+    key: str,
+    subject: str,
+    body: str,
+    now: datetime,
+    reason: str = NotificationReason.FOLLOWUP,
 ) -> Notification | None:
-    """Queue a follow-up reminder (post-mortem or action item) to a person's first route.
+    """Queue a follow-up reminder (post-mortem or action item), or another message that
+    carries its own text (`reason`: the resolved notice), to a person's first route.
 
     `key` makes it once only: queuing the same key again leaves the first row as it is.
     Returns None when the person cannot be reached at all.
@@ -243,7 +251,7 @@ def followup(
         user,
         routes[0],
         f"followup:{key}:user:{user.pk}",
-        reason=NotificationReason.FOLLOWUP,
+        reason=reason,
         subject=subject[:255],
         body=body,
         due_at=now,

@@ -31,7 +31,7 @@ from incidents.models import (
     Responder,
     Schedule,
 )
-from incidents.notify import _digest, _queue_all, _to_person, admin_url, routes_for
+from incidents.notify import _digest, _queue_all, _to_person, admin_url, followup, routes_for
 from incidents.oncall import oncall_users
 from incidents.timeline import actor_label, timeline_record
 
@@ -302,23 +302,21 @@ def resolved_notices(*, incident_id: int) -> list[Notification]:
         f"{humanize_duration(incident.age(now))}. You were paged for it; nothing more is needed "
         f"from you.\n\n{admin_url(incident)}"
     )
-    rows = []
-    for user in people:
-        routes = routes_for(user, now)
-        if routes:
-            rows.append(
-                _to_person(
-                    incident,
-                    user,
-                    routes[0],
-                    f"resolved:{incident.pk}:{stamp}:user:{user.pk}",
-                    reason=NotificationReason.RESOLVED,
-                    subject=subject[:255],
-                    body=body,
-                    due_at=now,
-                )
+    queued = [
+        row
+        for user in people
+        if (
+            row := followup(
+                incident=incident,
+                user=user,
+                key=f"resolved:{incident.pk}:{stamp}",
+                subject=subject,
+                body=body,
+                now=now,
+                reason=NotificationReason.RESOLVED,
             )
-    queued = _queue_all(rows)
+        )
+    ]
     if queued:
         timeline_record(
             incident=incident,
