@@ -205,3 +205,16 @@ def test_adding_a_responder_in_the_admin_inline_pages_them(admin_client, pat):
     answer = admin_client.post(change_url(incident), data)
     assert answer.status_code == 302, answer.context and answer.context["errors"]
     assert Notification.objects.filter(incident=incident, recipient="pat", reason="direct").exists()
+
+
+@pytest.mark.parametrize("schedules", [1, 6])
+def test_page_someone_page_runs_a_fixed_number_of_queries(
+    admin_client, schedules, django_assert_max_num_queries
+):
+    for n in range(schedules):
+        make_schedule(name=f"Schedule {n}", participants=[UserFactory(username=f"oncall{n}")])
+    incident = make_incident()
+    with django_assert_max_num_queries(16):
+        answer = admin_client.get(page_url(incident))
+    assert answer.status_code == 200
+    assert answer.content.decode().count("nobody on call") == 0
