@@ -447,6 +447,11 @@ def escalation_escalate_now(
         if locked is None and escalation_start(incident_id=incident.pk, now=now) is not None:
             locked = _escalation_of(incident.pk)
         escalation = locked
+        if escalation is None and incident.status != IncidentStatus.TRIGGERED:
+            raise IllegalTransition(
+                f"{incident.reference} has no escalation and is past triggered: "
+                "there is no step to fire. Page someone instead."
+            )
         if escalation is None:
             raise DomainError(
                 f"{incident.reference} has no escalation: no policy covers it (none for its "
