@@ -218,3 +218,26 @@ def test_page_someone_page_runs_a_fixed_number_of_queries(
         answer = admin_client.get(page_url(incident))
     assert answer.status_code == 200
     assert answer.content.decode().count("nobody on call") == 0
+
+
+@pytest.mark.parametrize("covered", [False, True])
+def test_the_add_page_only_promises_paging_when_someone_is_paged(admin_client, schedule, covered):
+    if covered:
+        escalation_policy_create(
+            name="Platform", steps=[StepInput(delay=timedelta(0), targets=[schedule])], default=True
+        )
+    from tests.factories import severity
+
+    answer = admin_client.post(
+        reverse("admin:incidents_incident_add"),
+        {
+            "title": "Checkout 502s",
+            "severity": severity("P1").pk,
+            "started_at_0": "",
+            "started_at_1": "",
+        },
+        follow=True,
+    )
+    html = answer.content.decode()
+    assert ("pages until someone acknowledges it" in html) is covered
+    assert ("nobody is being paged for it: page someone" in html) is not covered
