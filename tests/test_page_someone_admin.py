@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from incidents.models import EscalationPolicy, IncidentEscalation, Notification, Responder
 from incidents.policies import StepInput, escalation_policy_create
-from tests.factories import ServiceFactory, UserFactory, make_incident, make_schedule
+from tests.factories import ServiceFactory, UserFactory, make_incident, make_schedule, severity
 
 pytestmark = pytest.mark.django_db
 
@@ -226,8 +226,6 @@ def test_the_add_page_only_promises_paging_when_someone_is_paged(admin_client, s
         escalation_policy_create(
             name="Platform", steps=[StepInput(delay=timedelta(0), targets=[schedule])], default=True
         )
-    from tests.factories import severity
-
     answer = admin_client.post(
         reverse("admin:incidents_incident_add"),
         {
