@@ -239,3 +239,18 @@ def test_the_add_page_only_promises_paging_when_someone_is_paged(admin_client, s
     html = answer.content.decode()
     assert ("pages until someone acknowledges it" in html) is covered
     assert ("nobody is being paged for it: page someone" in html) is not covered
+
+
+def test_incident_list_marks_incidents_nobody_is_paged_for(admin_client, schedule):
+    lonely = make_incident(title="Nobody knows")
+    policy = escalation_policy_create(
+        name="Platform", steps=[StepInput(delay=timedelta(0), targets=[schedule])]
+    )
+    make_incident(title="Covered", services=[ServiceFactory(slug="api", escalation_policy=policy)])
+    html = admin_client.get(reverse("admin:incidents_incident_changelist")).content.decode()
+    rows = {
+        title: html[html.index(title) :].split("</tr>")[0] for title in ("Nobody knows", "Covered")
+    }
+    assert "nobody paged" in rows["Nobody knows"]
+    assert "nobody paged" not in rows["Covered"]
+    assert lonely.pk

@@ -17,7 +17,7 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.text import get_text_list
 
 from incidents.admin.display import severity_badge, status_badge, target_states
@@ -50,7 +50,7 @@ from incidents.lifecycle import (
 )
 from incidents.messages import humanize_duration, status_update_template
 from incidents.models import Incident, Responder, StatusUpdate, TimelineEvent
-from incidents.paging import nobody_paged_reason
+from incidents.paging import nobody_paged, nobody_paged_reason, with_paging_state
 from incidents.timeline import actor_label
 
 # "INC-42", "inc42" or "42" in the search box finds incident number 42.
@@ -197,7 +197,7 @@ class IncidentAdmin(admin.ModelAdmin):
     # --- reading ---------------------------------------------------------------------------
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("services")
+        return with_paging_state(super().get_queryset(request).prefetch_related("services"))
 
     def get_ordering(self, request):
         # Open incidents first, newest first; resolved ones sink to the bottom.
@@ -246,10 +246,17 @@ class IncidentAdmin(admin.ModelAdmin):
     @admin.display(description="Targets")
     def targets(self, incident):
         missed = [state for state in target_states(incident, timezone.now()) if state.missed]
-        return format_html_join(
+        late = format_html_join(
             " ",
             '<span class="tocsin-breach" title="{}">{} late</span>',
             ((state.text, "Ack" if state.name == "Acknowledge" else "Resolve") for state in missed),
+        )
+        if not nobody_paged(incident):
+            return late
+        return format_html(
+            '<span class="tocsin-breach tocsin-breach--nobody" title="No page is reaching '
+            'anyone for this incident">nobody paged</span> {}',
+            late,
         )
 
     # --- permissions -------------------------------------------------------------------------
