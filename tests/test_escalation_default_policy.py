@@ -225,3 +225,21 @@ def test_seed_demo_sets_a_default_policy():
     incident = make_incident(title="From an integration without a service")
     assert IncidentEscalation.objects.get(incident=incident).policy_name == "Platform on-call"
     assert timezone.now()  # seeded data is usable at once
+
+
+def test_patch_makes_an_existing_policy_the_default_and_needs_the_permission(
+    schedule, responder, django_capture_on_commit_callbacks
+):
+    incident = make_incident()
+    old = on_call_policy(schedule, name="Old", default=True)
+    policy = on_call_policy(schedule)
+    url = f"/api/v1/escalation-policies/{policy.pk}/"
+    assert api_for(responder).patch(url, {"default": True}, format="json").status_code == 403
+    manager = api_for(UserFactory(username="max", is_superuser=True))
+    assert manager.patch(url, {"default": "yes"}, format="json").status_code == 400
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = manager.patch(url, {"default": True}, format="json")
+    assert answer.status_code == 200 and answer.json()["default"] is True
+    old.refresh_from_db()
+    assert not old.is_default
+    assert IncidentEscalation.objects.get(incident=incident).policy_name == "Platform on-call"

@@ -31,7 +31,7 @@ from incidents.models import (
     TargetType,
     TeamChannel,
 )
-from incidents.policies import StepInput, escalation_policy_create
+from incidents.policies import StepInput, escalation_policy_create, escalation_policy_set_default
 
 # --- input -------------------------------------------------------------------------------------
 
@@ -191,9 +191,22 @@ class EscalationPolicyListCreate(generics.GenericAPIView):
         )
 
 
+class PolicyDefaultInput(StrictInput, serializers.Serializer):
+    default = serializers.BooleanField()
+
+
 class EscalationPolicyDetail(generics.RetrieveAPIView):
     queryset = _policies()
     serializer_class = PolicyOutput
+
+    @extend_schema(request=PolicyDefaultInput, responses=PolicyOutput)
+    def patch(self, request, pk: int):
+        """Make the policy the default (the previous default stops being one), or not."""
+        policy = self.get_object()
+        data = PolicyDefaultInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        escalation_policy_set_default(policy=policy, default=data.validated_data["default"])
+        return Response(PolicyOutput(_policies().get(pk=policy.pk)).data)
 
 
 class UserContactMethods(APIView):
