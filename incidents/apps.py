@@ -35,6 +35,7 @@ class IncidentsConfig(AppConfig):
         post_migrate.connect(
             _resync_staff_groups, sender=self, dispatch_uid="incidents.resync_staff_groups"
         )
-        from incidents.escalation import register_hooks
+        from incidents import escalation, paging
 
-        register_hooks()
+        escalation.register_hooks()
+        paging.register_hooks()

@@ -12,6 +12,7 @@ from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.db import models, transaction
 
 from incidents.models import Service
+from incidents.paging import service_policy_changed
 
 
 def config_audit(*, actor, obj: models.Model, added: bool, fields: Iterable[str] = ()) -> None:
@@ -84,4 +85,7 @@ def service_update(*, service: Service, actor, audit: bool = True, **changes: An
     service.save(update_fields=changed)
     if audit:
         config_audit(actor=actor, obj=service, added=False, fields=changed)
+    if "escalation_policy" in changed and service.escalation_policy_id:
+        # Its incidents that nothing covered start escalating once this commits.
+        service_policy_changed(service=service)
     return service

@@ -1,7 +1,7 @@
 """System checks of Tocsin's own settings."""
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Info, Tags, register
 
 
 @register(Tags.security, deploy=True)
@@ -15,3 +15,29 @@ def secret_key_is_set(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def default_escalation_policy_is_set(app_configs, **kwargs):
+    """Without a default policy, a paging incident that no service or route covers (an alert
+    from an integration without a service) pages nobody. INFO, not a warning: a fresh
+    database has none, and `check --deploy --fail-level WARNING` must pass on it."""
+    from django.db import DatabaseError
+
+    from incidents.models import EscalationPolicy
+
+    try:
+        has_default = EscalationPolicy.objects.filter(is_default=True).exists()
+    except DatabaseError:  # not migrated yet
+        return []
+    if has_default:
+        return []
+    return [
+        Info(
+            "No default escalation policy is set: a paging incident that no service or "
+            "severity route covers pages nobody.",
+            hint="Tick 'default policy' on an escalation policy in the admin, or create one "
+            'with "default": true in the API.',
+            id="tocsin.I001",
+        )
+    ]

@@ -52,7 +52,8 @@ DEADLINE_TASK = "incidents.tasks.escalation_deadline"
 
 def policy_for(incident: Incident) -> EscalationPolicy | None:
     """The most specific policy: a route for (service, severity), then for (any service,
-    severity), then the first of the incident's services (by name) that has a policy."""
+    severity), then the first of the incident's services (by name) that has a policy, and
+    last, for a severity that pages, the default policy."""
     services = list(incident.services.select_related("escalation_policy").order_by("name"))
     routes = list(
         SeverityRoute.objects.filter(severity_id=incident.severity_id)
@@ -69,6 +70,9 @@ def policy_for(incident: Incident) -> EscalationPolicy | None:
     for service in services:
         if service.escalation_policy is not None:
             return service.escalation_policy
+    if incident.severity.pages:
+        # Nothing names a policy for this incident: a paging one still pages someone.
+        return EscalationPolicy.objects.filter(is_default=True).first()
     return None
 
 
@@ -419,22 +423,51 @@ def escalation_pending(escalation_id: int, version: int) -> datetime | None:
     )
 
 
+def _escalation_of(incident_id: int) -> IncidentEscalation | None:
+    return (
+        IncidentEscalation.objects.select_for_update(of=("self",))
+        .select_related("incident", "incident__severity")
+        .filter(incident_id=incident_id)
+        .first()
+    )
+
+
 def escalation_escalate_now(
     *, incident: Incident, actor=None, via: str | None = None
 ) -> IncidentEscalation:
-    """Fire the pending step at once ("Escalate now" in the admin and the API)."""
+    """Fire the pending step at once ("Escalate now" in the admin and the API).
+
+    An incident that nothing covered when it opened starts escalating now if a policy covers it
+    since (the default policy, say); one whose escalation is exhausted while still triggered
+    pages its last step again.
+    """
     now = timezone.now()
     with transaction.atomic():
-        escalation = (
-            IncidentEscalation.objects.select_for_update(of=("self",))
-            .select_related("incident", "incident__severity")
-            .filter(incident_id=incident.pk)
-            .first()
-        )
+        locked = _escalation_of(incident.pk)
+        if locked is None and escalation_start(incident_id=incident.pk, now=now) is not None:
+            locked = _escalation_of(incident.pk)
+        escalation = locked
+        if escalation is None and incident.status != IncidentStatus.TRIGGERED:
+            raise IllegalTransition(
+                f"{incident.reference} has no escalation and is past triggered: "
+                "there is no step to fire. Page someone instead."
+            )
         if escalation is None:
             raise DomainError(
-                f"{incident.reference} has no escalation: no policy applied when it opened."
+                f"{incident.reference} has no escalation: no policy covers it (none for its "
+                "severity or services, and no default policy). Page someone instead, or set "
+                "a default escalation policy."
             )
+        if (
+            escalation.state == EscalationState.EXHAUSTED
+            and escalation.incident.status == IncidentStatus.TRIGGERED
+        ):
+            # A fresh round number keeps these pages apart from the ones already sent.
+            escalation.state = EscalationState.ACTIVE
+            escalation.step = len(escalation.steps) - 1
+            escalation.round = max(escalation.round + 1, escalation.rounds)
+            escalation.next_at = now
+            escalation.finished_at = None
         if escalation.state != EscalationState.ACTIVE:
             raise IllegalTransition(
                 f"{incident.reference}'s escalation is {escalation.get_state_display().lower()}: "
@@ -528,7 +561,7 @@ def escalation_resolve(*, incident_id: int) -> IncidentEscalation | None:
             EscalationState.EXHAUSTED,
             EscalationState.ACKNOWLEDGED,
         },
-        reasons=[NotificationReason.PAGE, NotificationReason.REMINDER],
+        reasons=[NotificationReason.PAGE, NotificationReason.DIRECT, NotificationReason.REMINDER],
         kinds=list(DeadlineKind),
         why="the incident was resolved",
     )
@@ -616,7 +649,9 @@ def _update_due(deadline: IncidentDeadline, now: datetime) -> None:
     else:
         User = get_user_model()
         paged = Notification.objects.filter(
-            incident=incident, reason=NotificationReason.PAGE, user__isnull=False
+            incident=incident,
+            reason__in=[NotificationReason.PAGE, NotificationReason.DIRECT],
+            user__isnull=False,
         ).values_list("user_id", flat=True)
         people = list(User.objects.filter(pk__in=paged, is_active=True).order_by("username"))
     queued = notify.remind(incident=incident, users=people, count=deadline.fired_count, now=now)

@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 _on_open_hooks: list[Callable[[int], None]] = []
 _on_status_hooks: list[Callable[[int, str, str], None]] = []
 _on_update_hooks: list[Callable[[int], None]] = []
+_on_routing_hooks: list[Callable[[int], None]] = []
+_on_responder_hooks: list[Callable[[int, int, int | None], None]] = []
 
 
 def on_incident_opened(hook: Callable[[int], None]) -> Callable[[int], None]:
@@ -67,6 +69,21 @@ def on_incident_status_changed(
 def on_status_update_posted(hook: Callable[[int], None]) -> Callable[[int], None]:
     """Register `hook(status_update_id)`, run in the transaction that posts each update."""
     _on_update_hooks.append(hook)
+    return hook
+
+
+def on_incident_routing_changed(hook: Callable[[int], None]) -> Callable[[int], None]:
+    """Register `hook(incident_id)`, run when an incident's services or severity change (what
+    decides which escalation policy covers it)."""
+    _on_routing_hooks.append(hook)
+    return hook
+
+
+def on_responder_added(
+    hook: Callable[[int, int, int | None], None],
+) -> Callable[[int, int, int | None], None]:
+    """Register `hook(incident_id, user_id, actor_id)`, run when someone joins as a responder."""
+    _on_responder_hooks.append(hook)
     return hook
 
 
@@ -299,6 +316,7 @@ def incident_set_severity(
         before={"severity": before.key},
         after={"severity": severity.key},
     )
+    _run_hooks(_on_routing_hooks, incident.pk)
     return incident
 
 
@@ -329,6 +347,7 @@ def incident_set_services(
         before={"services": before},
         after={"services": after},
     )
+    _run_hooks(_on_routing_hooks, incident.pk)
     return incident
 
 
@@ -370,7 +389,10 @@ def incident_add_responder(
     role: str = ResponderRole.RESPONDER,
     actor: User | None = None,
     via: str | None = None,
+    announce: bool = True,
 ) -> Responder:
+    """Add `user` as a responder (or change their role); a newcomer is told (paged) unless
+    `announce` is False, for a caller that pages them itself."""
     incident = _lock(incident)
     role = ResponderRole(role)
     responder, created = Responder.objects.get_or_create(
@@ -391,6 +413,8 @@ def incident_add_responder(
         before=before,
         after={"user": user.get_username(), "role": role},
     )
+    if created and announce:
+        _run_hooks(_on_responder_hooks, incident.pk, user.pk, actor.pk if actor else None)
     return responder
 
 

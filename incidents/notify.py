@@ -228,9 +228,17 @@ def remind(*, incident: Incident, users: Iterable, count: int, now: datetime) ->
 
 
 def followup(
-    *, incident: Incident, user, key: str, subject: str, body: str, now: datetime
+    *,
+    incident: Incident,
+    user,
+    key: str,
+    subject: str,
+    body: str,
+    now: datetime,
+    reason: str = NotificationReason.FOLLOWUP,
 ) -> Notification | None:
-    """Queue a follow-up reminder (post-mortem or action item) to a person's first route.
+    """Queue a follow-up reminder (post-mortem or action item), or another message that
+    carries its own text (`reason`: the resolved notice), to a person's first route.
 
     `key` makes it once only: queuing the same key again leaves the first row as it is.
     Returns None when the person cannot be reached at all.
@@ -243,7 +251,7 @@ def followup(
         user,
         routes[0],
         f"followup:{key}:user:{user.pk}",
-        reason=NotificationReason.FOLLOWUP,
+        reason=reason,
         subject=subject[:255],
         body=body,
         due_at=now,
@@ -283,7 +291,7 @@ def admin_url(incident: Incident, page: str = "change") -> str:
 
 def render(notification: Notification) -> tuple[str, str]:
     """(subject, body) of a notification."""
-    if notification.reason == NotificationReason.FOLLOWUP:
+    if notification.reason in (NotificationReason.FOLLOWUP, NotificationReason.RESOLVED):
         return notification.subject, notification.body
     incident = notification.incident
     context = {
@@ -303,7 +311,8 @@ def render(notification: Notification) -> tuple[str, str]:
         context["post_update_url"] = admin_url(incident, "post_update") + (
             "?public=1" if context["public"] else ""
         )
-    template = "page" if notification.reason == NotificationReason.PAGE else "reminder"
+    paging = notification.reason in (NotificationReason.PAGE, NotificationReason.DIRECT)
+    template = "page" if paging else "reminder"
     body = render_to_string(f"messages/{template}.txt", context).strip()
     subject = render_to_string(f"messages/{template}_subject.txt", context).strip()
     return " ".join(subject.split()), body
@@ -356,8 +365,8 @@ def _describe(error: Exception) -> str:
 
 
 def _still_wanted(notification: Notification) -> bool:
-    if notification.reason == NotificationReason.FOLLOWUP:
-        return True  # follow-up work is about resolved incidents
+    if notification.reason in (NotificationReason.FOLLOWUP, NotificationReason.RESOLVED):
+        return True  # both are about resolved incidents
     incident = notification.incident
     if incident.status == IncidentStatus.RESOLVED:
         return False
@@ -395,6 +404,8 @@ def _deliver_locked(notification: Notification, now: datetime) -> str:
         notification.save(
             update_fields=["attempts", "last_error", "status", "due_at", "updated_at"]
         )
+        if notification.attempts == 1:
+            _email_fallback(notification, now)
         if notification.status == NotificationStatus.QUEUED:
             timers.publish_on_commit(DELIVER_TASK, [notification.pk], notification.due_at)
         return notification.status
@@ -410,6 +421,53 @@ def _deliver_locked(notification: Notification, now: datetime) -> str:
         after={"notification": notification.pk, "status": notification.status},
     )
     return notification.status
+
+
+def _email_fallback(failed: Notification, now: datetime) -> Notification | None:
+    """When a page has failed on every method of the person and none of them was email, email
+    their account address too (once per page): a broken webhook must not silence a page."""
+    if (
+        failed.reason not in (NotificationReason.PAGE, NotificationReason.DIRECT)
+        or failed.user_id is None
+        or failed.kind == ContactKind.EMAIL
+    ):
+        return None
+    # "<page>:user:<pk>:<kind>:<digest>": the rows of one page to one person share the head.
+    group = failed.dedup_key.rsplit(":", 2)[0]
+    siblings = list(
+        Notification.objects.filter(dedup_key__startswith=f"{group}:").exclude(pk=failed.pk)
+    )
+    if any(
+        row.kind == ContactKind.EMAIL or row.status == NotificationStatus.SENT or not row.attempts
+        for row in siblings
+    ):
+        return None
+    user = failed.user
+    if not user.is_active or not user.email:
+        return None
+    row = Notification(
+        incident=failed.incident,
+        dedup_key=f"{group}:fallback-email",
+        reason=failed.reason,
+        user=user,
+        recipient=failed.recipient,
+        kind=ContactKind.EMAIL,
+        address=user.email,
+        round=failed.round,
+        step=failed.step,
+        body=failed.body,
+        due_at=now,
+    )
+    _queue_all([row])
+    timeline_record(
+        incident=failed.incident,
+        kind=TimelineKind.NOTIFICATION,
+        via=VIA,
+        message=f"Every way to reach {failed.recipient} failed for this page "
+        f"({failed.last_error[:200]}): emailing {user.email} as well.",
+        after={"notification": row.pk, "fallback_for": failed.pk},
+    )
+    return row
 
 
 def _locked(**filters) -> Notification | None:

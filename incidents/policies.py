@@ -46,6 +46,7 @@ def escalation_policy_create(
     repeat: int = 0,
     repeat_delay: timedelta | None = None,
     description: str = "",
+    default: bool = False,
 ) -> EscalationPolicy:
     name = (name or "").strip()
     if not name:
@@ -72,7 +73,40 @@ def escalation_policy_create(
         for target in step.targets:
             kind = _target_type(target)
             EscalationTarget.objects.create(step=row, type=kind, **{kind: target})
+    if default:
+        policy = escalation_policy_set_default(policy=policy)
     return policy
+
+
+@transaction.atomic
+def escalation_policy_set_default(
+    *, policy: EscalationPolicy, default: bool = True
+) -> EscalationPolicy:
+    """Make `policy` the default (the old default stops being one), or stop it being one.
+
+    Incidents still triggered that nothing covered start escalating with it once this commits
+    (after the admin has saved the policy's steps too).
+    """
+    policy = EscalationPolicy.objects.select_for_update().get(pk=policy.pk)
+    if policy.is_default == default:
+        return policy
+    if default:
+        # Lock the old default too, so two managers setting one at once cannot both win.
+        list(EscalationPolicy.objects.select_for_update().filter(is_default=True))
+        EscalationPolicy.objects.filter(is_default=True).exclude(pk=policy.pk).update(
+            is_default=False
+        )
+    policy.is_default = default
+    policy.save(update_fields=["is_default", "updated_at"])
+    if default:
+        _start_uncovered_on_commit()
+    return policy
+
+
+def _start_uncovered_on_commit() -> None:
+    from incidents.paging import escalation_start_uncovered
+
+    transaction.on_commit(lambda: escalation_start_uncovered())
 
 
 @transaction.atomic
@@ -83,18 +117,23 @@ def severity_route_set(
     route, _ = SeverityRoute.objects.update_or_create(
         severity=severity, service=service, defaults={"policy": policy}
     )
+    _start_uncovered_on_commit()
     return route
 
 
 def seed_demo_escalation(*, people: dict, services: dict) -> None:
     """The seeds' escalation paths, once: the on-call, then the engineering lead (carol) after
-    15 minutes; P0 pages the on-call and the lead at once, then the CTO (dave) after 15 minutes.
+    15 minutes (also the default policy); P0 pages the on-call and the lead at once, then the
+    CTO (dave) after 15 minutes.
 
     `people` maps usernames to users, `services` slugs to services; needs the demo's
     "Platform primary" schedule.
     """
     schedule = Schedule.objects.filter(name="Platform primary").first()
-    if schedule is None or EscalationPolicy.objects.filter(name="Platform on-call").exists():
+    seeded = EscalationPolicy.objects.filter(name="Platform on-call").first()
+    if seeded is not None and not EscalationPolicy.objects.filter(is_default=True).exists():
+        escalation_policy_set_default(policy=seeded)  # seeded before defaults existed
+    if schedule is None or seeded is not None:
         return
     platform = escalation_policy_create(
         name="Platform on-call",
@@ -119,3 +158,6 @@ def seed_demo_escalation(*, people: dict, services: dict) -> None:
             service.escalation_policy = platform
             service.save(update_fields=["escalation_policy"])
     severity_route_set(severity=Severity.objects.get(key="P0"), policy=total_outage)
+    # Alerts from an integration without a service page the on-call too.
+    if not EscalationPolicy.objects.filter(is_default=True).exists():
+        escalation_policy_set_default(policy=platform)

@@ -7,15 +7,16 @@ owed (overdue post-mortems and action items) and how we are doing (the last six 
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, Count, IntegerField, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, Value, When
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from incidents.admin.display import severity_badge
 from incidents.choices import IncidentStatus
 from incidents.messages import humanize_duration
-from incidents.models import Incident, Schedule, Severity
+from incidents.models import EscalationPolicy, Incident, Schedule, Severity
 from incidents.oncall import load_specs, now_and_next
+from incidents.paging import NOBODY_PAGED, nobody_paged, with_paging_state
 from incidents.timeline import actor_label
 from postmortems import charts, reports
 from postmortems.models import ActionItem, Postmortem
@@ -32,6 +33,13 @@ def _admin_url(name: str, pk: int) -> str | None:
         return None
 
 
+def _admin_url_of(name: str) -> str | None:
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None
+
+
 def _minutes(value) -> float | None:
     return None if value is None else round(value.total_seconds() / 60, 1)
 
@@ -43,7 +51,7 @@ def _open_incidents(now: datetime) -> list[dict]:
         output_field=IntegerField(),
     )
     rows = (
-        Incident.objects.open()
+        with_paging_state(Incident.objects.open())
         .select_related("severity", "commander")
         .prefetch_related("services")
         .annotate(waiting=unacknowledged_first)
@@ -60,6 +68,8 @@ def _open_incidents(now: datetime) -> list[dict]:
             "resolve_breached": incident.resolve_breached(now),
             "services": ", ".join(s.name for s in incident.services.all()),
             "commander": actor_label(incident.commander) if incident.commander_id else "",
+            "nobody_paged": nobody_paged(incident),
+            "page_failing": incident.page_failing,
         }
         for incident in rows
     ]
@@ -146,10 +156,20 @@ def _figures(now: datetime, severities: list[Severity], since: datetime) -> list
 def operations_dashboard(*, now: datetime | None = None) -> dict:
     """Everything the admin home shows, in a number of queries that does not grow with data."""
     now = now or timezone.now()
-    severities = list(Severity.objects.order_by("rank"))
-    open_counts = dict(
-        Incident.objects.open().order_by().values_list("severity_id").annotate(n=Count("pk"))
+    severities = list(
+        Severity.objects.order_by("rank").annotate(
+            # Asked here to keep the query count fixed: is any policy the default?
+            default_policy=Exists(EscalationPolicy.objects.filter(is_default=True))
+        )
     )
+    counted = list(
+        with_paging_state(Incident.objects.open(), alias=True)
+        .order_by()
+        .values("severity_id")
+        .annotate(n=Count("pk"), nobody=Count("pk", filter=NOBODY_PAGED))
+    )
+    open_counts = {row["severity_id"]: row["n"] for row in counted}
+    nobody_total = sum(row["nobody"] for row in counted)
     overdue_postmortems = Postmortem.objects.overdue(now)
     overdue_items = ActionItem.objects.overdue(timezone.localdate(now))
     chart_data = _charts(now, severities)
@@ -166,6 +186,9 @@ def operations_dashboard(*, now: datetime | None = None) -> dict:
             for s in severities
         ],
         "oncall": _oncall(now),
+        "nobody_paged_total": nobody_total,
+        "default_policy_missing": bool(severities) and not severities[0].default_policy,
+        "policy_add_url": _admin_url_of("admin:incidents_escalationpolicy_changelist"),
         "overdue_postmortems": list(
             overdue_postmortems.select_related("incident__severity", "author").order_by("due_at")[
                 :OWED_LIMIT

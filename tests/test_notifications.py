@@ -148,7 +148,7 @@ def test_unreachable_webhook_records_the_connection_error(pat):
     contact_method_create(user=pat, kind="webhook", address="http://127.0.0.1:9/nothing-listens")
     incident = paged_incident(pat)
     deliver_all(incident)
-    row = Notification.objects.get(incident=incident)
+    row = Notification.objects.get(incident=incident, kind="webhook")
     assert row.status == "queued" and row.attempts == 1
     assert row.last_error.startswith("ConnectError")
 
@@ -158,7 +158,7 @@ def test_redirect_to_another_host_is_refused(pat, sink):
     contact_method_create(user=pat, kind="webhook", address=f"{sink.url}/moved")
     incident = paged_incident(pat)
     deliver_all(incident)
-    row = Notification.objects.get(incident=incident)
+    row = Notification.objects.get(incident=incident, kind="webhook")
     assert "refused redirect to another host: evil.example.net" in row.last_error
     assert sink.received == []
 

@@ -1,6 +1,7 @@
 """Escalation admin: policies with their steps and targets, severity routes, team channels, and
 each incident's escalation (state, step, round, next page) with "Escalate now"."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Prefetch
 from django.utils.html import format_html, format_html_join
@@ -19,6 +20,7 @@ from incidents.models import (
     SeverityRoute,
     TeamChannel,
 )
+from incidents.policies import escalation_policy_set_default
 
 
 class EscalationStepInline(admin.TabularInline):
@@ -59,11 +61,30 @@ class SeverityRouteInline(admin.TabularInline):
     verbose_name_plural = "severity routes to this policy (e.g. P0 on any service)"
 
 
+class EscalationPolicyForm(forms.ModelForm):
+    # Not the model field itself: the flag moves through escalation_policy_set_default, which
+    # unsets the old default in the same transaction (the form alone would hit the constraint).
+    default = forms.BooleanField(
+        required=False,
+        label="Default policy",
+        help_text=EscalationPolicy._meta.get_field("is_default").help_text,
+    )
+
+    class Meta:
+        model = EscalationPolicy
+        fields = ["name", "description", "repeat", "repeat_delay"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["default"].initial = self.instance.is_default
+
+
 @admin.register(EscalationPolicy)
 class EscalationPolicyAdmin(admin.ModelAdmin):
-    list_display = ("name", "step_count", "repeat", "service_list")
+    form = EscalationPolicyForm
+    list_display = ("name", "is_default", "step_count", "repeat", "service_list")
     search_fields = ("name", "description")
-    fields = ("name", "description", "repeat", "repeat_delay", "path")
+    fields = ("name", "description", "default", "repeat", "repeat_delay", "path")
     readonly_fields = ("path",)
     inlines = (EscalationStepInline, SeverityRouteInline)
 
@@ -74,6 +95,12 @@ class EscalationPolicyAdmin(admin.ModelAdmin):
             .annotate(step_total=Count("steps", distinct=True))
             .prefetch_related("services")
         )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        wanted = form.cleaned_data["default"]
+        if obj.is_default != wanted:
+            obj.is_default = escalation_policy_set_default(policy=obj, default=wanted).is_default
 
     @admin.display(description="steps", ordering="step_total")
     def step_count(self, policy):

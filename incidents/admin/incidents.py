@@ -17,7 +17,7 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.text import get_text_list
 
 from incidents.admin.bounded import BoundedInline
@@ -26,6 +26,7 @@ from incidents.admin.escalation import IncidentEscalationInline, escalate_incide
 from incidents.admin.filters import MineFilter, StateFilter, UnacknowledgedFilter
 from incidents.admin.forms import IncidentAddForm, MoveForm, PostUpdateForm
 from incidents.admin.integrations import AlertInline
+from incidents.admin.paging import may_page, page_someone_view
 from incidents.choices import (
     ALLOWED_TRANSITIONS,
     WORKING_STATUSES,
@@ -51,6 +52,7 @@ from incidents.lifecycle import (
 )
 from incidents.messages import humanize_duration, status_update_template
 from incidents.models import Incident, Responder, StatusUpdate, TimelineEvent
+from incidents.paging import nobody_paged, nobody_paged_reason, with_paging_state
 from incidents.timeline import actor_label
 
 # "INC-42", "inc42" or "42" in the search box finds incident number 42.
@@ -200,7 +202,7 @@ class IncidentAdmin(admin.ModelAdmin):
     # --- reading ---------------------------------------------------------------------------
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("services")
+        return with_paging_state(super().get_queryset(request).prefetch_related("services"))
 
     def get_ordering(self, request):
         # Open incidents first, newest first; resolved ones sink to the bottom.
@@ -249,10 +251,17 @@ class IncidentAdmin(admin.ModelAdmin):
     @admin.display(description="Targets")
     def targets(self, incident):
         missed = [state for state in target_states(incident, timezone.now()) if state.missed]
-        return format_html_join(
+        late = format_html_join(
             " ",
             '<span class="tocsin-breach" title="{}">{} late</span>',
             ((state.text, "Ack" if state.name == "Acknowledge" else "Resolve") for state in missed),
+        )
+        if not nobody_paged(incident):
+            return late
+        return format_html(
+            '<span class="tocsin-breach tocsin-breach--nobody" title="No page is reaching '
+            'anyone for this incident">nobody paged</span> {}',
+            late,
         )
 
     # --- permissions -------------------------------------------------------------------------
@@ -458,11 +467,14 @@ class IncidentAdmin(admin.ModelAdmin):
         # A new incident is worked at once: go to its page, not back to the list.
         if IS_POPUP_VAR in request.POST or "_addanother" in request.POST:
             return super().response_add(request, obj, post_url_continue)
-        self.message_user(
-            request,
-            f"Opened {obj.reference}. It is triggered and pages until someone acknowledges it.",
-            messages.SUCCESS,
-        )
+        if nobody_paged_reason(obj) is None:
+            text = (
+                f"Opened {obj.reference}. It is triggered and pages until someone acknowledges it."
+            )
+            self.message_user(request, text, messages.SUCCESS)
+        else:
+            text = f"Opened {obj.reference}, but nobody is being paged for it: page someone."
+            self.message_user(request, text, messages.WARNING)
         return HttpResponseRedirect(self._change_url(obj))
 
     def save_related(self, request, form, formsets, change):
@@ -516,6 +528,11 @@ class IncidentAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.post_update_view),
                 name="{}_{}_post_update".format(*info),
             ),
+            path(
+                "<path:object_id>/page/",
+                self.admin_site.admin_view(self.page_someone_view),
+                name="{}_{}_page".format(*info),
+            ),
             *super().get_urls(),
         ]
 
@@ -567,7 +584,14 @@ class IncidentAdmin(admin.ModelAdmin):
             "post_update_url": reverse("admin:incidents_incident_post_update", args=[incident.pk])
             if request.user.has_perm("incidents.add_statusupdate")
             else None,
+            "nobody_paged": nobody_paged_reason(incident),
+            "page_url": reverse("admin:incidents_incident_page", args=[incident.pk])
+            if may_page(request) and not is_resolved
+            else None,
         }
+
+    def page_someone_view(self, request, object_id):
+        return page_someone_view(self, request, object_id)
 
     def move_view(self, request, object_id):
         if request.method != "POST":

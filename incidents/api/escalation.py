@@ -1,4 +1,4 @@
-"""Escalation API: policies, a person's contact methods, "escalate now".
+"""Escalation API: policies, a person's contact methods, "escalate now", "page someone".
 
 Views validate, call `incidents.policies`, `incidents.notify` or `incidents.escalation`, serialize.
 """
@@ -16,7 +16,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents import escalation, notify
+from incidents import escalation, notify, paging
 from incidents.api.serializers import EscalationOutput
 from incidents.api.strict import StrictInput
 from incidents.api.views import has_perm
@@ -32,7 +32,7 @@ from incidents.models import (
     TargetType,
     TeamChannel,
 )
-from incidents.policies import StepInput, escalation_policy_create
+from incidents.policies import StepInput, escalation_policy_create, escalation_policy_set_default
 
 # --- input -------------------------------------------------------------------------------------
 
@@ -74,6 +74,12 @@ class PolicyInput(StrictInput, serializers.Serializer):
         min_value=0, max_value=24 * 3600, required=False, allow_null=True, default=None
     )
     steps = StepInputSerializer(many=True, allow_empty=False)
+    default = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Page with this policy for any paging incident nothing else covers; "
+        "the previous default stops being one.",
+    )
 
 
 class ContactMethodInput(StrictInput, serializers.Serializer):
@@ -120,10 +126,11 @@ class StepOutput(serializers.Serializer):
 class PolicyOutput(serializers.ModelSerializer):
     repeat_delay_seconds = serializers.SerializerMethodField()
     steps = StepOutput(many=True)
+    default = serializers.BooleanField(source="is_default", read_only=True)
 
     class Meta:
         model = EscalationPolicy
-        fields = ["id", "name", "description", "repeat", "repeat_delay_seconds", "steps"]
+        fields = ["id", "name", "description", "repeat", "repeat_delay_seconds", "default", "steps"]
 
     def get_repeat_delay_seconds(self, policy) -> int:
         return int(policy.repeat_delay.total_seconds())
@@ -180,6 +187,7 @@ class EscalationPolicyListCreate(generics.GenericAPIView):
             description=fields["description"],
             repeat=fields["repeat"],
             repeat_delay=timedelta(seconds=delay) if delay is not None else None,
+            default=fields["default"],
             steps=[
                 StepInput(delay=timedelta(seconds=s["delay_seconds"]), targets=s["targets"])
                 for s in fields["steps"]
@@ -190,9 +198,22 @@ class EscalationPolicyListCreate(generics.GenericAPIView):
         )
 
 
+class PolicyDefaultInput(StrictInput, serializers.Serializer):
+    default = serializers.BooleanField()
+
+
 class EscalationPolicyDetail(generics.RetrieveAPIView):
     queryset = _policies()
     serializer_class = PolicyOutput
+
+    @extend_schema(request=PolicyDefaultInput, responses=PolicyOutput)
+    def patch(self, request, pk: int):
+        """Make the policy the default (the previous default stops being one), or not."""
+        policy = self.get_object()
+        data = PolicyDefaultInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        escalation_policy_set_default(policy=policy, default=data.validated_data["default"])
+        return Response(PolicyOutput(_policies().get(pk=policy.pk)).data)
 
 
 class UserContactMethods(APIView):
@@ -248,3 +269,74 @@ class IncidentEscalate(APIView):
         incident = get_object_or_404(Incident, pk=pk)
         row = escalation.escalation_escalate_now(incident=incident, actor=request.user)
         return Response(EscalationOutput(row).data)
+
+
+class PageInput(StrictInput, serializers.Serializer):
+    users = serializers.ListField(
+        child=serializers.CharField(max_length=150), required=False, default=list, max_length=100
+    )
+    schedules = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        default=list,
+        max_length=100,
+    )
+    message = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    def validate_users(self, names):
+        found = {
+            u.username: u
+            for u in get_user_model().objects.filter(username__in=names, is_active=True)
+        }
+        unknown = [name for name in names if name not in found]
+        if unknown:
+            raise serializers.ValidationError(f"Unknown user(s): {', '.join(unknown)}.")
+        return [found[name] for name in dict.fromkeys(names)]
+
+    def validate_schedules(self, ids):
+        found = Schedule.objects.in_bulk(ids)
+        unknown = [str(pk) for pk in ids if pk not in found]
+        if unknown:
+            raise serializers.ValidationError(f"Unknown schedule(s): {', '.join(unknown)}.")
+        return [found[pk] for pk in dict.fromkeys(ids)]
+
+    def validate(self, data):
+        if not data["users"] and not data["schedules"]:
+            raise serializers.ValidationError(
+                {"users": ["Name at least one user or schedule to page."]}
+            )
+        return data
+
+
+class PageOutput(serializers.Serializer):
+    paged = serializers.ListField(child=serializers.CharField(), help_text="Usernames paged.")
+    notifications = serializers.IntegerField(help_text="Notifications queued.")
+    responders = serializers.ListField(child=serializers.CharField())
+
+
+class IncidentPage(APIView):
+    """Page people, or whoever is on call for schedules, now; they become responders."""
+
+    permission_classes = [has_perm("incidents.escalate_incident")]
+    conflicts = {"POST": "The incident is resolved: reopen it to page anyone."}
+
+    @extend_schema(request=PageInput, responses={202: PageOutput})
+    def post(self, request, pk: int):
+        incident = get_object_or_404(Incident, pk=pk)
+        data = PageInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        queued = paging.incident_page(
+            incident=incident,
+            users=fields["users"],
+            schedules=fields["schedules"],
+            message=fields["message"],
+            actor=request.user,
+        )
+        responders = incident.responders.select_related("user").order_by("user__username")
+        body = {
+            "paged": sorted({n.recipient for n in queued}),
+            "notifications": len(queued),
+            "responders": [r.user.get_username() for r in responders],
+        }
+        return Response(PageOutput(body).data, status=status.HTTP_202_ACCEPTED)

@@ -67,6 +67,7 @@ urlpatterns = [
         escalation.IncidentEscalate.as_view(),
         name="incident-escalate",
     ),
+    path("incidents/<int:pk>/page/", escalation.IncidentPage.as_view(), name="incident-page"),
     path("schedules/", oncall.ScheduleListCreate.as_view(), name="schedule-list"),
     path("schedules/<int:pk>/", oncall.ScheduleDetail.as_view(), name="schedule-detail"),
     path(

@@ -23,6 +23,6 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("incidents", "0009_notification_followup")]
+    dependencies = [("incidents", "0010_default_policy_direct_pages")]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]

@@ -40,12 +40,26 @@ class EscalationPolicy(models.Model):
         default=timedelta(minutes=5),
         help_text="Wait this long after the last step before starting the next round.",
     )
+    is_default = models.BooleanField(
+        "default policy",
+        default=False,
+        help_text="Page with this policy for any paging incident that no severity route or "
+        "service policy covers (an alert from an integration without a service, say). "
+        "Only one policy is the default.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "escalation policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="escalation_policy_one_default",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -74,6 +74,10 @@ class NotificationReason(models.TextChoices):
     REMINDER = "reminder", "Update reminder"
     # After the incident: overdue post-mortems and action items. Such a row carries its text.
     FOLLOWUP = "followup", "Follow-up reminder"
+    # Someone paged by hand ("Page someone", or added as a responder): wanted until resolved.
+    DIRECT = "direct", "Direct page"
+    # "INC-n resolved", to the people paged for it. Such a row carries its text.
+    RESOLVED = "resolved", "Resolved notice"
 
 
 class NotificationQuerySet(models.QuerySet):
