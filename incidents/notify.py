@@ -84,6 +84,23 @@ def contact_method_create(
     return method
 
 
+def account_email_notice(user) -> str:
+    """What to tell someone whose contact methods now stand in for their account e-mail.
+
+    Without contact methods a person is paged at their account address; their first method
+    takes its place. That must never happen unsaid (empty: nothing to tell)."""
+    if not user.email:
+        return ""
+    methods = set(user.contact_methods.values_list("kind", flat=True))
+    if not methods or ContactKind.EMAIL in methods:
+        return ""
+    return (
+        f"Pages for {user.get_username()} now go to their contact methods instead of "
+        f"{mask_address(user.email)}: that address gets a page only when every "
+        "method fails on its first try. Add an e-mail contact method to keep both."
+    )
+
+
 # --- queueing ----------------------------------------------------------------------------------
 
 

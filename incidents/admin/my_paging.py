@@ -126,6 +126,9 @@ def method_add(request):
         except DomainError as error:
             _refusal(form, error)
         else:
+            notice = notify.account_email_notice(request.user)
+            if notice:
+                messages.warning(request, notice)
             return _done(request, f"Added {method}.")
     return index(request, method_form=form)
 

@@ -8,7 +8,7 @@ from incidents.admin.people import PeoplePickers
 from incidents.admin.secrets import SecretAddressAdmin, masked_address
 from incidents.errors import DomainError
 from incidents.models import ContactMethod, Notification, NotificationRule
-from incidents.notify import notification_retry
+from incidents.notify import account_email_notice, notification_retry
 
 _TONE = {
     "queued": "acknowledged",
@@ -35,6 +35,12 @@ class ContactMethodAdmin(PeoplePickers, SecretAddressAdmin):
     search_fields = ("user__username", "label")
     autocomplete_fields = ("user",)
     inlines = (NotificationRuleInline,)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        notice = account_email_notice(obj.user)
+        if notice and not change:
+            self.message_user(request, notice, messages.WARNING)
 
     def save_formset(self, request, form, formset, change):
         for rule in formset.save(commit=False):
