@@ -243,3 +243,19 @@ def test_patch_makes_an_existing_policy_the_default_and_needs_the_permission(
     old.refresh_from_db()
     assert not old.is_default
     assert IncidentEscalation.objects.get(incident=incident).policy_name == "Platform on-call"
+
+
+def test_the_incident_api_says_why_nobody_is_paged_until_a_default_covers_it(
+    pat, schedule, django_capture_on_commit_callbacks
+):
+    incident = make_incident()
+    api = api_for(UserFactory(username="max", is_superuser=True))
+
+    before = api.get(f"/api/v1/incidents/{incident.pk}/").json()
+    assert before["nobody_paged"].startswith("No escalation policy covers it")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        on_call_policy(schedule, default=True)
+    sweep()
+
+    assert api.get(f"/api/v1/incidents/{incident.pk}/").json()["nobody_paged"] is None

@@ -17,6 +17,7 @@ from incidents.models import (
     StatusUpdate,
     TimelineEvent,
 )
+from incidents.paging import nobody_paged_reason
 from incidents.validators import validate_single_line
 
 
@@ -148,7 +149,16 @@ class IncidentDetailOutput(IncidentOutput):
             "acknowledge_breached_at",
             "responders",
             "escalation",
+            "nobody_paged",
         ]
+
+    nobody_paged = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_nobody_paged(self, incident) -> str | None:
+        """Why nobody is being paged for this incident (the admin's red banner); null while
+        someone is, or when it needs nobody (acknowledged, resolved, a severity that does not page)."""
+        return nobody_paged_reason(incident)
 
     @extend_schema_field(EscalationOutput(allow_null=True))
     def get_escalation(self, incident) -> dict | None:
