@@ -82,8 +82,10 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The web app, a worker and beat share the file in `make run`: WAL lets readers and the
-    # writer overlap, IMMEDIATE transactions take the write lock up front instead of failing late.
+    # The web app, a worker and beat share the file in `make run` (and the live-server and
+    # real-worker tests share the test file): WAL lets readers and the writer overlap, IMMEDIATE
+    # transactions take the write lock up front instead of failing late, and a writer waits up
+    # to `timeout` seconds for the lock instead of failing with "database is locked".
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
@@ -190,7 +192,9 @@ SPECTACULAR_SETTINGS = {
 # --- Celery -------------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
-CELERY_FILESYSTEM_BROKER_DIR = BASE_DIR / "var" / "broker"
+CELERY_FILESYSTEM_BROKER_DIR = Path(
+    env.str("TOCSIN_BROKER_DIR", default=str(BASE_DIR / "var" / "broker"))
+)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The embedded default: a broker that needs no server, for `make run` on a fresh machine.
     CELERY_BROKER_TRANSPORT_OPTIONS = {

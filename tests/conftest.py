@@ -1,10 +1,14 @@
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
 
 from tests.factories import ServiceFactory, UserFactory, make_incident
+from tests.programs import require_program
 
 
 @pytest.fixture
@@ -43,6 +47,57 @@ def manager(db):
     return _member_of("Incident manager", "max-manager")
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite, a test database in a file rather than Django's shared-cache memory database.
+
+    The live-server, ingestion-race and real-worker tests reach the database from other
+    threads and processes; in shared-cache memory, concurrent writers fail at once with
+    "database table is locked", while a file in WAL mode makes them wait their turn (the
+    settings' busy timeout and IMMEDIATE transactions). Each pytest process has its own file.
+    """
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(
+            tmp_path_factory.getbasetemp() / "tocsin-test.sqlite3"
+        )
+
+
+# Tasks published by this pytest process go to its own broker folder (filesystem broker), never
+# to the one `make run` uses, and never to another pytest process's real worker.
+TEST_BROKER_DIR = Path(tempfile.mkdtemp(prefix="tocsin-test-broker-"))
+if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+    from config.celery import app as _celery_app
+    from config.celery import ensure_broker_dirs
+
+    _celery_app.conf.broker_transport_options = {
+        **_celery_app.conf.broker_transport_options,
+        "data_folder_in": str(TEST_BROKER_DIR / "queue"),
+        "data_folder_out": str(TEST_BROKER_DIR / "queue"),
+        "control_folder": str(TEST_BROKER_DIR / "control"),
+    }
+    ensure_broker_dirs()
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(TEST_BROKER_DIR, ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With TOCSIN_TEST_NO_SKIPS=1 (CI, which installs everything) a skip is a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") and _no_skips():
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"Skipped, and TOCSIN_TEST_NO_SKIPS forbids skips: {reason}"
+
+
+def _no_skips() -> bool:
+    return os.environ.get("TOCSIN_TEST_NO_SKIPS", "").lower() in ("1", "true", "yes")
+
+
 @pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     """Production uses whitenoise's manifest storage, which needs `collectstatic` first."""
@@ -76,8 +131,6 @@ def pytest_collection_modifyitems(items):
             item.fixturenames.append("django_db_serialized_rollback")
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
@@ -87,10 +140,10 @@ def browser(tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as ChromeService
 
-    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing: apt-get install chromium"
-    assert os.access(CHROMEDRIVER, os.X_OK), f"{CHROMEDRIVER} is missing: install chromium-driver"
+    chromium = require_program("chromium")
+    chromedriver = require_program("chromedriver")
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = chromium
     for flag in (
         "--headless=new",
         "--no-sandbox",
@@ -105,7 +158,7 @@ def browser(tmp_path):
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=ChromeService(CHROMEDRIVER))
+    driver = webdriver.Chrome(options=options, service=ChromeService(chromedriver))
     driver.implicitly_wait(2)
     yield driver
     driver.quit()
