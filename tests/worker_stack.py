@@ -107,7 +107,7 @@ def wait_for(condition, seconds: float, message) -> float:
     pytest.fail(f"Timed out after {seconds}s: {message() if callable(message) else message}")
 
 
-def succeeded(log: Path, task: str) -> int:
-    """How many runs of `task` the worker log reports as finished."""
+def succeeded(log: Path, task: str, event: str = " succeeded in ") -> int:
+    """How many runs of `task` the worker log reports as finished (or as another `event`)."""
     text = log.read_text() if log.exists() else ""
-    return sum(1 for line in text.splitlines() if f"{task}[" in line and " succeeded in " in line)
+    return sum(1 for line in text.splitlines() if f"{task}[" in line and event in line)
