@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint format migrate clean
+.PHONY: run test test-here install lint format migrate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,12 +24,19 @@ run: install
 	@echo "Tocsin: http://127.0.0.1:8000/admin/  (Ctrl-C stops the web app, the worker and beat)"
 	PYTHONUNBUFFERED=1 $(BIN)/honcho --procfile Procfile start
 
+# PostgreSQL and Redis when they answer at 127.0.0.1:5432 / :6379 (and DATABASE_URL / REDIS_URL
+# are not set), else SQLite and the filesystem broker; TOCSIN_TEST_SQLITE=1 forces SQLite. The
+# first line says which (docs/testing.md).
+test:
+	@$(PYTHON) .ci/services.py -- $(MAKE) --no-print-directory test-here
+
 # Two pytest processes (this machine has two cores); real-worker tests stay in one of them.
 PYTEST_WORKERS ?= 2
-test: install
+PYTEST_ARGS ?=
+test-here: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
