@@ -26,7 +26,9 @@ if not SECRET_KEY:
     )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
-TOCSIN_BASE_URL = env.str("TOCSIN_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# `make run` serves on TOCSIN_PORT; links point there unless TOCSIN_BASE_URL says otherwise.
+TOCSIN_PORT = env.int("TOCSIN_PORT", default=8000)
+TOCSIN_BASE_URL = env.str("TOCSIN_BASE_URL", default=f"http://127.0.0.1:{TOCSIN_PORT}").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[TOCSIN_BASE_URL])
 
 INSTALLED_APPS = [

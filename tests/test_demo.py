@@ -1,0 +1,31 @@
+"""`seed_demo`'s people: TOCSIN_DEMO_PASSWORD is their password after every run."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+from incidents.demo import PEOPLE
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_people_get_tocsin_demo_password_on_every_run(client, monkeypatch):
+    monkeypatch.delenv("TOCSIN_DEMO_PASSWORD", raising=False)
+    call_command("seed_demo", verbosity=0)
+    assert not User.objects.get(username="alice").has_usable_password()
+    assert not client.login(username="alice", password="")
+
+    monkeypatch.setenv("TOCSIN_DEMO_PASSWORD", "first-demo-pass")
+    call_command("seed_demo", verbosity=0)
+    for username, *_ in PEOPLE:
+        assert client.login(username=username, password="first-demo-pass"), username
+
+    monkeypatch.setenv("TOCSIN_DEMO_PASSWORD", "second-demo-pass")
+    call_command("seed_demo", verbosity=0)
+    assert not client.login(username="vera", password="first-demo-pass")
+    assert client.login(username="vera", password="second-demo-pass")
+
+    # Without the variable, a later run leaves the password alone.
+    monkeypatch.delenv("TOCSIN_DEMO_PASSWORD")
+    call_command("seed_demo", verbosity=0)
+    assert client.login(username="vera", password="second-demo-pass")
