@@ -169,6 +169,10 @@ def test_acknowledgement_stops_step_two(stack, sink, policy):
 def test_killed_worker_and_flushed_broker_still_fire_the_pending_step_once(stack, sink, policy):
     incident, _ = open_incident(policy)
     wait_for(lambda: sink.bodies("/pat"), 10, lambda: f"step 1 never paged.\n{stack.logs()}")
+    # Killed between a webhook and the commit of its row, a worker would (rightly) have the page
+    # sent again: let the row say "sent" first.
+    sent = Notification.objects.filter(incident=incident, status="sent")
+    wait_for(lambda: sent.exists(), 10, lambda: f"page not recorded.\n{stack.logs()}")
     # The ETA message for step 2 sits in the worker and in the broker: lose both, and let its
     # time pass with no worker, so only the sweep of the next worker can still fire it.
     stack.kill_worker()
