@@ -135,13 +135,13 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 @pytest.fixture
-def browser(tmp_path):
+def browser(tmp_path, request):
     """Real headless Chromium (Debian's chromium + chromium-driver) driven by Selenium."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as ChromeService
 
-    chromium = require_program("chromium")
-    chromedriver = require_program("chromedriver")
+    chromium = require_program("chromium", request.node.name)
+    chromedriver = require_program("chromedriver", request.node.name)
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in (

@@ -49,10 +49,11 @@ PROGRAMS = {
 }
 
 
-def require_program(name: str) -> str:
+def require_program(name: str, test: str = "") -> str:
     """The program's path, or skip the calling test saying what is missing and how to install it."""
     program = PROGRAMS[name]
     path = program.path
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        pytest.skip(f"{name} not found at {path} ({program.variable}): {program.install}")
+        who = f"{test} needs {name}" if test else name
+        pytest.skip(f"{who}: not found at {path} ({program.variable}): {program.install}")
     return path

@@ -16,7 +16,7 @@ from incidents.choices import IncidentStatus
 from incidents.defaults import ensure_default_severities
 from incidents.models import Alert, Incident, Severity
 from tests.factories import make_integration
-from tests.programs import require_program
+from tests.programs import PROGRAMS, require_program
 
 CONFIG = """
 route:
@@ -53,9 +53,10 @@ def _wait_for(condition, timeout: float = 30.0):
 
 
 @pytest.fixture
-def programs():
+def programs(request):
     """Debian's prometheus-alertmanager package brings both."""
-    return {"alertmanager": require_program("alertmanager"), "amtool": require_program("amtool")}
+    test = request.node.name
+    return {name: require_program(name, test) for name in ("alertmanager", "amtool")}
 
 
 @pytest.fixture
@@ -95,7 +96,7 @@ def _ready(url: str) -> bool:
 
 def amtool(url: str, *args: str) -> None:
     subprocess.run(
-        [require_program("amtool"), "alert", "add", f"--alertmanager.url={url}", *args],
+        [PROGRAMS["amtool"].path, "alert", "add", f"--alertmanager.url={url}", *args],
         check=True,
         capture_output=True,
         timeout=15,
