@@ -1,14 +1,22 @@
 from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from incidents import health, ical
+from incidents.admin import people
 from incidents.api import ingest as ingest_api
+from incidents.api.errors import api_not_found
 from incidents.statuspage import views as status_views
 
 urlpatterns = [
     path("health", health.health, name="health"),
     path("health/ready", health.ready, name="health-ready"),
+    path(
+        "admin/people/search/",
+        admin.site.admin_view(people.PeopleSearchView.as_view(admin_site=admin.site)),
+        name=people.URL_NAME,
+    ),
+    path("admin/my-paging/", include("incidents.admin.my_paging")),
     path("admin/", admin.site.urls),
     path("status/", include("incidents.statuspage.urls")),
     path("status.json", status_views.status_json, name="status-json"),
@@ -28,7 +36,12 @@ urlpatterns = [
         name="opsgenie-acknowledge",
     ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file: the CSP allows no inline one.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
 ]
 
 handler404 = "incidents.api.errors.page_not_found"
+
+# Keep this after every other pattern: whatever else is asked under the API prefixes answers
+# JSON (handler404 alone does not when DEBUG is on, and APPEND_SLASH would redirect a POST).
+urlpatterns.append(re_path(r"^(?:api|v2)(?:/.*)?$", api_not_found, name="api-not-found"))

@@ -184,7 +184,9 @@ def handoff_deliver_pending(limit: int = 100) -> int:
 
 def _send(delivery: HandoffDelivery) -> None:
     handoff = delivery.handoff
-    if delivery.notice:
+    if delivery.body:  # a notice that carries its own text (shifts moved by a rotation edit)
+        send_mail(delivery.subject, delivery.body, None, [delivery.address])
+    elif delivery.notice:
         subject, body = _notice(handoff)
         send_mail(subject, body, None, [delivery.address])
     elif delivery.kind == ContactKind.EMAIL:

@@ -65,13 +65,34 @@ def schedule_feed(schedule: Schedule, now: datetime) -> bytes:
     return cal.to_ical()
 
 
-def person_feed(user, now: datetime) -> bytes:
-    cal = _calendar(f"On call: {_display(user)}")
+def _schedules_of(user) -> tuple[list[Schedule], dict]:
+    """The schedules the person takes turns in or covers, by name, with their specs."""
     schedule_ids = set(
         Schedule.objects.filter(rotations__participants__user=user).values_list("pk", flat=True)
     ) | set(Schedule.objects.filter(overrides__user=user).values_list("pk", flat=True))
-    schedules = Schedule.objects.filter(pk__in=schedule_ids).order_by("name")
-    specs = oncall.load_specs(schedules)
+    schedules = list(Schedule.objects.filter(pk__in=schedule_ids).order_by("name"))
+    return schedules, oncall.load_specs(schedules)
+
+
+def person_shifts(user, now: datetime, ahead: timedelta) -> list[tuple[Schedule, oncall.Shift]]:
+    """The person's shifts under way at `now` or starting within `ahead`, on every schedule,
+    in time order. Looked at from `now - LEAD_IN` to `now + ahead + LEAD_IN`: a shift reaching
+    past either end is cut there."""
+    schedules, specs = _schedules_of(user)
+    found = [
+        (schedule, oncall.Shift(user, shift.start, shift.end))
+        for schedule in schedules
+        for shift in oncall.spec_final_shifts(
+            specs[schedule.pk], now - LEAD_IN, now + ahead + LEAD_IN
+        )
+        if shift.user == user.pk and shift.end > now and shift.start < now + ahead
+    ]
+    return sorted(found, key=lambda pair: (pair[1].start, pair[0].name))
+
+
+def person_feed(user, now: datetime) -> bytes:
+    cal = _calendar(f"On call: {_display(user)}")
+    schedules, specs = _schedules_of(user)
     for schedule in schedules:
         for shift in _shifts(specs[schedule.pk], now):
             if shift.user == user.pk:

@@ -13,6 +13,7 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.text import get_text_list
 
 from incidents.choices import (
     ALLOWED_TRANSITIONS,
@@ -33,6 +34,7 @@ from incidents.models import (
     StatusUpdate,
 )
 from incidents.timeline import actor_label, timeline_record
+from incidents.validators import SINGLE_LINE_MESSAGE, has_line_break
 
 User = AbstractBaseUser
 logger = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ def incident_create(
     title = (title or "").strip()
     if not title:
         raise DomainError("An incident needs a title.", field="title")
+    _check_single_line(title=title)
     now = timezone.now()
     detected_at = detected_at or now
     incident = Incident.objects.create(
@@ -429,6 +432,7 @@ def incident_update_details(
             setattr(incident, field, value)
     if "title" in after and not str(after["title"]).strip():
         raise DomainError("An incident needs a title.", field="title")
+    _check_single_line(**{k: v for k, v in after.items() if k in ("title", "public_title")})
     if not after:
         return incident
     incident.save(update_fields=[*after, "updated_at"])
@@ -437,11 +441,23 @@ def incident_update_details(
         kind=TimelineKind.FIELD,
         actor=actor,
         via=via,
-        message=f"{actor_label(actor, via)} edited {', '.join(after)}.",
+        message=f"{actor_label(actor, via)} edited {_field_names(after)}.",
         before=before,
         after=after,
     )
     return incident
+
+
+def _field_names(fields) -> str:
+    """ "title and public title": the names staff see on the form, not the attribute names."""
+    return get_text_list([str(Incident._meta.get_field(f).verbose_name) for f in fields], "and")
+
+
+def _check_single_line(**titles: str) -> None:
+    # Titles become mail subjects (subscriber mail, pages): a line break there fails every send.
+    for field, value in titles.items():
+        if has_line_break(value):
+            raise DomainError(f"The {field.replace('_', ' ')}: {SINGLE_LINE_MESSAGE}", field=field)
 
 
 def _jsonable(value):
@@ -483,13 +499,13 @@ def status_update_post(
     update = StatusUpdate.objects.create(
         incident=incident, status=status, message=message, public=public, author=actor
     )
-    visibility = "public" if public else "internal"
+    visibility = "a public" if public else "an internal"
     timeline_record(
         incident=incident,
         kind=TimelineKind.UPDATE,
         actor=actor,
         via=via,
-        message=f"{actor_label(actor, via)} posted a {visibility} update ({status.label}): {message}",
+        message=f"{actor_label(actor, via)} posted {visibility} update ({status.label}): {message}",
         after={"update": update.pk, "public": public, "status": status},
     )
     _run_hooks(_on_update_hooks, update.pk)

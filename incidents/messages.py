@@ -9,6 +9,12 @@ from incidents.choices import UpdateStatus
 from incidents.models import Incident
 
 
+def slack_escape(text: str) -> str:
+    """Text made inert for Slack-style markup: `&`, `<` and `>` become entities, so neither
+    `<!channel>` pings a channel nor `<https://evil|Acknowledge>` disguises a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def humanize_duration(delta: timedelta) -> str:
     minutes = max(int(delta.total_seconds() // 60), 0)
     days, minutes = divmod(minutes, 60 * 24)

@@ -21,11 +21,11 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import timers
+from incidents import outbound, timers
 from incidents.choices import IncidentStatus, TimelineKind
-from incidents.contacts import check_contact_address
+from incidents.contacts import check_contact_address, mask_address
 from incidents.errors import DomainError
-from incidents.messages import humanize_duration
+from incidents.messages import humanize_duration, slack_escape
 from incidents.models import (
     ContactKind,
     ContactMethod,
@@ -320,23 +320,27 @@ def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
-def post_webhook(url: str, text: str) -> None:
-    """POST `{"text": ...}`; follows at most 3 redirects, and only on the same host."""
+def post_webhook(url: str, text: str, *, markup: bool = False) -> None:
+    """POST `{"text": ...}` to a destination the outbound policy allows (checked on what the
+    host resolves to now); follows at most 3 redirects, and only on the same host. A refusal
+    answer is recorded by its status only: its body may echo the secret URL. `text` is plain
+    text, escaped for Slack's markup here; pass `markup=True` for text already built as
+    markup (every piece from outside escaped with `slack_escape`)."""
     origin = httpx.URL(url)
-    payload = {"text": text}
+    payload = {"text": text if markup else slack_escape(text)}
     with httpx.Client(timeout=webhook_timeout(), follow_redirects=False) as client:
-        response = client.post(origin, json=payload)
+        response, current = outbound.post(client, origin, json=payload), origin
         for _ in range(3):
             if not response.is_redirect:
                 break
-            target = response.url.join(response.headers.get("location", ""))
-            if not _same_origin(origin, target):
-                raise DeliveryError(f"refused redirect to another host: {target.host}")
-            response = client.post(target, json=payload)
+            current = current.join(response.headers.get("location", ""))
+            if not _same_origin(origin, current):
+                raise DeliveryError(f"refused redirect to another host: {current.host}")
+            response = outbound.post(client, current, json=payload)
         if response.is_redirect:
             raise DeliveryError("too many redirects")
         if response.status_code >= 300:
-            raise DeliveryError(f"HTTP {response.status_code}: {response.text[:200]}")
+            raise DeliveryError(f"HTTP {response.status_code} {response.reason_phrase}"[:100])
 
 
 def send(kind: str, address: str, subject: str, body: str) -> None:
@@ -382,7 +386,7 @@ def _deliver_locked(notification: Notification, now: datetime) -> str:
                 incident=notification.incident,
                 kind=TimelineKind.NOTIFICATION,
                 via=VIA,
-                message=f"The {label} ({notification.address}) failed after "
+                message=f"The {label} ({mask_address(notification.address)}) failed after "
                 f"{notification.attempts} attempts: {notification.last_error}",
                 after={"notification": notification.pk, "status": notification.status},
             )
@@ -402,7 +406,7 @@ def _deliver_locked(notification: Notification, now: datetime) -> str:
         incident=notification.incident,
         kind=TimelineKind.NOTIFICATION,
         via=VIA,
-        message=f"Sent {label} ({notification.address}).",
+        message=f"Sent {label} ({mask_address(notification.address)}).",
         after={"notification": notification.pk, "status": notification.status},
     )
     return notification.status

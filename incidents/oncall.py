@@ -17,13 +17,17 @@ Rules (docs/oncall.md explains them with examples):
 - Overrides then replace whoever is on call in their window (or only the person they name);
   among overlapping overrides the later one wins.
 - Consecutive pieces of the same person are merged; an instant nobody covers is a gap.
+- A layer's participants can change at an instant (a `Revision`): shifts starting before it keep
+  their people, the shift in progress included; from the first shift starting at or after it the
+  new list takes turns, beginning with whoever follows the last person on before it (the new
+  list's first person if that one left). A revision replaces any at or after its instant.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -32,8 +36,16 @@ MAX_WINDOW = timedelta(days=400)
 
 
 @dataclass(frozen=True, slots=True)
-class LayerSpec:
+class Revision:
+    """From `effective_from` on, the layer's shifts are dealt from `participants`."""
+
+    effective_from: datetime
     participants: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSpec:
+    participants: tuple[int, ...]  # the list from the layer's start, before any revision
     handoff_time: time
     start_date: date
     kind: str = "weekly"  # "daily" | "weekly" | "hours"
@@ -44,6 +56,8 @@ class LayerSpec:
     restrict_weekdays: frozenset[int] = frozenset()
     restrict_start: time | None = None
     restrict_end: time | None = None
+    revisions: tuple[Revision, ...] = ()  # in effective_from order
+    key: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +92,16 @@ class Segment:
     user: int | None
     start: datetime
     end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """Over [start, end) the final schedule would have `after` on call instead of `before`."""
+
+    start: datetime
+    end: datetime
+    before: int | None
+    after: int | None
 
 
 # --- time zone helpers ------------------------------------------------------------------------
@@ -123,12 +147,74 @@ def _first_handoff(layer: LayerSpec) -> datetime:
     return datetime.combine(day, layer.handoff_time)
 
 
+def _first_index_from(layer: LayerSpec, tz: tzinfo, instant: datetime) -> int:
+    """The index of the layer's first shift starting at or after `instant`."""
+    step, first = _step(layer), _first_handoff(layer)
+    k = max(0, (to_local(instant, tz) - first) // step - 1)
+    while localize(first + k * step, tz) < instant:
+        k += 1
+    return k
+
+
+# --- participants over time -------------------------------------------------------------------
+
+
+def _dealer(layer: LayerSpec, tz: tzinfo) -> Callable[[int], int | None]:
+    """Who holds the layer's k-th shift, revisions applied."""
+    if not layer.revisions:
+        people = layer.participants
+        return lambda k: people[k % len(people)]
+    # Eras: (index of the era's first shift, turn offset, participants), in shift order.
+    eras: list[tuple[int, int, tuple[int, ...]]] = []
+    if layer.participants:
+        eras.append((0, 0, layer.participants))
+
+    def deal(k: int) -> int | None:
+        if not eras:
+            return None
+        i = bisect.bisect_right([era[0] for era in eras], k) - 1
+        k0, offset, people = eras[max(i, 0)]
+        return people[(k - k0 + offset) % len(people)]
+
+    for revision in layer.revisions:
+        if not revision.participants:
+            continue
+        k0 = _first_index_from(layer, tz, revision.effective_from)
+        while eras and eras[-1][0] >= k0:
+            eras.pop()
+        previous = deal(k0 - 1) if eras and k0 > 0 else None
+        people = revision.participants
+        offset = people.index(previous) + 1 if previous in people else 0
+        eras.append((k0, offset, people))
+    return deal
+
+
+def revise(layer: LayerSpec, participants: Sequence[int], effective_from: datetime) -> LayerSpec:
+    """The layer with `participants` taking turns from `effective_from` on; revisions at or
+    after that instant are replaced."""
+    kept = tuple(r for r in layer.revisions if r.effective_from < effective_from)
+    return replace(layer, revisions=(*kept, Revision(effective_from, tuple(participants))))
+
+
+def participants_at(layer: LayerSpec, at: datetime) -> tuple[int, ...]:
+    """The list in force for shifts starting at `at` (the last revision at or before it)."""
+    people = layer.participants
+    for revision in layer.revisions:
+        if revision.effective_from <= at:
+            people = revision.participants
+    return people
+
+
+def first_shift_start(layer: LayerSpec, tz: tzinfo) -> datetime:
+    return localize(_first_handoff(layer), tz)
+
+
 # --- one layer --------------------------------------------------------------------------------
 
 
 def layer_shifts(layer: LayerSpec, tz: tzinfo, start: datetime, end: datetime) -> list[Segment]:
     """The layer's own shifts (restrictions applied) overlapping [start, end), clipped to it."""
-    if not layer.participants or end <= start:
+    if not (layer.participants or layer.revisions) or end <= start:
         return []
     if layer.ends_at is not None:
         end = min(end, layer.ends_at)
@@ -139,15 +225,14 @@ def layer_shifts(layer: LayerSpec, tz: tzinfo, start: datetime, end: datetime) -
     local_start = to_local(start, tz)
     # Wall-clock index of the shift holding `start`, minus one for DST slack.
     k = max(0, (local_start - first) // step - 1)
-    count = len(layer.participants)
+    deal = _dealer(layer, tz)
     out: list[Segment] = []
     shift_start = localize(first + k * step, tz)
     while shift_start < end:
         shift_end = localize(first + (k + 1) * step, tz)
-        if shift_end > start and shift_end > shift_start:
-            out.append(
-                Segment(layer.participants[k % count], max(shift_start, start), min(shift_end, end))
-            )
+        holder = deal(k) if shift_end > start and shift_end > shift_start else None
+        if holder is not None:
+            out.append(Segment(holder, max(shift_start, start), min(shift_end, end)))
         k += 1
         shift_start = shift_end
     if layer.restrict_weekdays or layer.restrict_start is not None:
@@ -246,6 +331,24 @@ def spec_oncall(spec: ScheduleSpec, at: datetime) -> list[int]:
     return [s.user for s in timeline if s.user is not None]
 
 
+def moves(old: ScheduleSpec, new: ScheduleSpec, start: datetime, end: datetime) -> list[Move]:
+    """Where the final schedules of `old` and `new` differ over [start, end), in time order."""
+    a, b = final_timeline(old, start, end), final_timeline(new, start, end)
+    bounds = sorted({s.start for s in a} | {s.start for s in b} | {end})
+    a_starts, b_starts = [s.start for s in a], [s.start for s in b]
+    out: list[Move] = []
+    for lo, hi in pairwise(bounds):
+        before = a[bisect.bisect_right(a_starts, lo) - 1].user
+        after = b[bisect.bisect_right(b_starts, lo) - 1].user
+        if before == after:
+            continue
+        if out and out[-1].end == lo and (out[-1].before, out[-1].after) == (before, after):
+            out[-1] = Move(out[-1].start, hi, before, after)
+        else:
+            out.append(Move(lo, hi, before, after))
+    return out
+
+
 def changes(
     spec: ScheduleSpec, after: datetime, until: datetime
 ) -> list[tuple[datetime, int | None, int | None]]:
@@ -262,10 +365,18 @@ def changes(
 def _spec_from_rows(schedule) -> ScheduleSpec:
     layers = []
     for rotation in schedule.rotations.all():
-        participants = tuple(p.user_id for p in rotation.participants.all())
+        by_moment: dict[datetime | None, list[int]] = {}
+        for p in rotation.participants.all():  # in turn order
+            by_moment.setdefault(p.effective_from, []).append(p.user_id)
+        revisions = tuple(
+            Revision(moment, tuple(ids))
+            for moment, ids in sorted((m, i) for m, i in by_moment.items() if m is not None)
+        )
         layers.append(
             LayerSpec(
-                participants=participants,
+                participants=tuple(by_moment.get(None, ())),
+                revisions=revisions,
+                key=rotation.pk,
                 handoff_time=rotation.handoff_time,
                 start_date=rotation.start_date,
                 kind=rotation.shift_kind,

@@ -23,7 +23,8 @@ from incidents.models import (
     Schedule,
     UserCalendar,
 )
-from incidents.models.oncall import ShiftKind
+from incidents.models.oncall import ShiftKind, new_ical_token
+from incidents.timezones import check_time_zone
 
 SHIFT_HOURS = re.compile(r"^([1-9][0-9]{0,2})h$")
 
@@ -39,15 +40,6 @@ def parse_shift(spec: str) -> tuple[str, int | None]:
         f"Unknown shift {spec!r}: use 'daily', 'weekly' or a number of hours such as '12h'.",
         field="shift",
     )
-
-
-def check_time_zone(name: str) -> zoneinfo.ZoneInfo:
-    if not name or name not in zoneinfo.available_timezones():
-        raise DomainError(
-            f"Unknown time zone {name!r}: use an IANA name such as Europe/Berlin.",
-            field="time_zone",
-        )
-    return zoneinfo.ZoneInfo(name)
 
 
 @dataclass
@@ -199,18 +191,24 @@ def user_calendar(*, user) -> UserCalendar:
 
 
 @transaction.atomic
-def rotation_set_participants(*, rotation: Rotation, users: Sequence, actor=None) -> None:
-    """Replace the rotation's participants with `users`, in turn order."""
-    if not users:
-        raise DomainError("A rotation needs at least one participant.", field="participants")
-    current = [p.user_id for p in rotation.participants.all()]
-    if current == [u.pk for u in users]:
-        return
-    rotation.participants.all().delete()
-    RotationParticipant.objects.bulk_create(
-        RotationParticipant(rotation=rotation, user=user, position=position)
-        for position, user in enumerate(users)
-    )
+def schedule_rotate_ical(*, schedule: Schedule, actor=None) -> Schedule:
+    """A new secret for the schedule's feed: the old URL answers 404 from now on."""
+    locked = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    locked.ical_token = new_ical_token()
+    locked.save(update_fields=["ical_token"])
+    return locked
+
+
+@transaction.atomic
+def user_calendar_rotate(*, user, actor=None) -> UserCalendar:
+    """A new secret for the person's own feed (only they may ask): the old URL answers 404."""
+    if actor is not None and actor.pk != user.pk:
+        raise DomainError("Only its owner can rotate a personal calendar link.", field="user")
+    calendar = user_calendar(user=user)
+    calendar = UserCalendar.objects.select_for_update().get(pk=calendar.pk)
+    calendar.token = new_ical_token()
+    calendar.save(update_fields=["token"])
+    return calendar
 
 
 def seed_demo_schedules(*, people: dict) -> list[Schedule]:

@@ -13,11 +13,12 @@ from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpRespo
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from incidents.admin.display import severity_badge
+from incidents.admin.people import PeoplePickers
 from incidents.errors import DomainError
+from incidents.formatting import format_time
 from incidents.models import Incident
 from postmortems import services
 from postmortems.choices import POSTMORTEM_TRANSITIONS, PostmortemStatus
@@ -69,7 +70,7 @@ class MinePostmortemFilter(MineActionFilter):
         return queryset
 
 
-class ActionItemInline(admin.TabularInline):
+class ActionItemInline(PeoplePickers, admin.TabularInline):
     model = ActionItem
     extra = 1
     fields = ["title", "owner", "due_date", "priority", "status", "tracker_url"]
@@ -112,7 +113,7 @@ def _move(modeladmin, request, queryset, to: str) -> None:
 
 
 @admin.register(Postmortem)
-class PostmortemAdmin(admin.ModelAdmin):
+class PostmortemAdmin(PeoplePickers, admin.ModelAdmin):
     list_display = [
         "incident_ref",
         "incident_title",
@@ -216,7 +217,7 @@ class PostmortemAdmin(admin.ModelAdmin):
     def due(self, obj):
         if obj.due_at is None:
             return "-"
-        text = timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M")
+        text = format_time(obj.due_at)
         if obj.is_overdue():
             return format_html('<span class="tocsin-overdue">{} (overdue)</span>', text)
         return text
@@ -360,7 +361,7 @@ class PostmortemAdmin(admin.ModelAdmin):
 
 
 @admin.register(ActionItem)
-class ActionItemAdmin(admin.ModelAdmin):
+class ActionItemAdmin(PeoplePickers, admin.ModelAdmin):
     list_display = ["title", "incident_ref", "owner", "due_date", "priority", "status", "overdue"]
     list_filter = [OverdueActionFilter, MineActionFilter, "status", "priority"]
     list_select_related = ["owner", "postmortem__incident"]

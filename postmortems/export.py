@@ -5,6 +5,7 @@ from datetime import UTC, timedelta
 from django.db.models import Prefetch
 from markdown_it import MarkdownIt
 
+from incidents.markdown_images import refuse_remote_images
 from incidents.timeline import actor_label
 from postmortems.models import ActionItem, Postmortem
 
@@ -139,7 +140,8 @@ def postmortem_markdown(postmortem: Postmortem) -> str:
 
 
 # Raw HTML in the source is shown as text, never rendered: post-mortems are written by many.
-_markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
+# Images on other hosts become links (see incidents.markdown_images).
+_markdown = refuse_remote_images(MarkdownIt("commonmark", {"html": False}).enable("table"))
 
 
 def postmortem_html(postmortem: Postmortem) -> str:

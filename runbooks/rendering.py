@@ -2,7 +2,8 @@
 
 markdown-it-py renders (raw HTML allowed, so authors can use <kbd> or <details>), then nh3 keeps
 only an allow-list of tags and attributes: scripts, event handlers and `javascript:` links are
-removed whatever the Markdown or HTML said.
+removed whatever the Markdown or HTML said. Images on other hosts are refused (a Markdown image
+becomes a link, a raw `<img>` loses its source): see incidents.markdown_images.
 """
 
 from functools import cache
@@ -10,6 +11,8 @@ from functools import cache
 import nh3
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
+
+from incidents.markdown_images import drop_remote_src, refuse_remote_images
 
 ALLOWED_TAGS = {
     *("p", "br", "hr", "blockquote", "pre", "code", "kbd", "span", "div"),
@@ -33,7 +36,8 @@ URL_SCHEMES = {"http", "https", "mailto"}
 @cache
 def _markdown() -> MarkdownIt:
     # "commonmark" plus tables and strikethrough; linkify stays off (it needs an extra package).
-    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    return refuse_remote_images(md)
 
 
 def render_markdown(text: str) -> SafeString:
@@ -46,5 +50,6 @@ def render_markdown(text: str) -> SafeString:
         link_rel="noopener noreferrer nofollow",
         # Table alignment arrives as style="text-align:…"; nothing else survives.
         filter_style_properties={"text-align"},
+        attribute_filter=drop_remote_src,
     )
     return mark_safe(clean)  # sanitized by nh3 just above

@@ -171,5 +171,11 @@ def save_screenshot(driver, name: str) -> Path:
     return path
 
 
-# A real threaded HTTP server over the test database, for the ingestion tests (see the module).
+# Real HTTP servers for the ingestion tests (see the modules): a threaded one over the test
+# database, and gunicorn over a file-based one (chunked bodies need a server that decodes them).
+from tests.gunicorn_server import (  # noqa: E402, F401
+    file_database,
+    gunicorn_url,
+    migrated_sqlite_file,
+)
 from tests.ingest_server import server_url  # noqa: E402, F401

@@ -127,3 +127,14 @@ def make_runbook(
     )
     runbook, _ = runbook_save_spec(spec=spec, actor=actor)
     return runbook
+
+
+def api_client_for(user):
+    """A REST client authenticated as `user` with a fresh API token, as scripts are."""
+    from knox.models import AuthToken
+    from rest_framework.test import APIClient
+
+    _, key = AuthToken.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client

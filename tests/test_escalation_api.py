@@ -139,8 +139,10 @@ def test_add_contact_method_answers_201(api):
     assert answer.status_code == 201, answer.json()
     assert answer.json()["kind"] == "webhook" and answer.json()["user"] == "pat"
     assert ContactMethod.objects.filter(user__username="pat").count() == 1
+    # Shown in full once, in the answer that saves it; masked afterwards.
+    assert answer.json()["address"] == "https://hooks.example.com/T0/B0/x"
     listed = api.get("/api/v1/users/pat/contact-methods/").json()
-    assert [m["address"] for m in listed] == ["https://hooks.example.com/T0/B0/x"]
+    assert [m["address"] for m in listed] == ["https://hooks.example.com/…/••••"]
 
 
 def test_contact_method_with_delay_adds_a_personal_rule(api):

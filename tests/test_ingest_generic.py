@@ -87,3 +87,19 @@ def test_missing_summary_and_bad_status_are_named(client, generic):
     assert response.status_code == 400
     assert "summary" in response.json()
     assert not Alert.objects.exists()
+
+
+def test_status_defaults_to_firing(client, generic):
+    _, token = generic
+
+    response = post(client, token, {"summary": "Disk 95% full on db-1", "dedup_key": "disk-db-1"})
+
+    assert response.status_code == 202, response.content
+    alert = Alert.objects.get()
+    assert (alert.status, alert.dedup_key) == ("firing", "disk-db-1")
+    assert alert.incident.title == "Disk 95% full on db-1"
+    # And the schema says so, for integrators reading the contract.
+    schema = client.get("/api/schema/?format=json").json()
+    body = schema["components"]["schemas"]["GenericAlertRequest"]
+    assert body["properties"]["status"].get("default") == "firing"
+    assert "status" not in body.get("required", [])

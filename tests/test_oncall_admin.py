@@ -90,7 +90,7 @@ def test_add_schedule_refusals_show_clear_messages(admin_client, people, changes
     assert not Schedule.objects.exists()
 
 
-def test_change_page_edits_participant_order(admin_client, people):
+def test_change_page_edits_participant_order_after_confirmation(admin_client, people):
     alice, bob = people
     schedule = make_schedule(participants=[alice, bob])
     rotation = schedule.rotations.get()
@@ -104,9 +104,11 @@ def test_change_page_edits_participant_order(admin_client, people):
             "handoff_channels-TOTAL_FORMS": "0",
         }
     )
-    answer = admin_client.post(f"/admin/incidents/schedule/{schedule.pk}/change/", data)
+    url = f"/admin/incidents/schedule/{schedule.pk}/change/"
+    assert "Check the shifts that move" in admin_client.post(url, data).content.decode()
+    answer = admin_client.post(url, {**data, "_confirm_participants": "1"})
     assert answer.status_code == 302
-    assert [p.user.username for p in rotation.participants.all()] == ["bob", "alice"]
+    assert [p.user.username for p in rotation.latest_participants()] == ["bob", "alice"]
 
 
 def test_change_page_shows_14_days_with_gaps_in_red_and_the_ical_url(admin_client, people):

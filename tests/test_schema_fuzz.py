@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from config.wsgi import application
 from incidents.escalation import escalation_start
+from incidents.models import Integration
 from incidents.policies import StepInput, escalation_policy_create
 from postmortems.services import postmortem_draft
 from tests.factories import (
@@ -49,6 +50,7 @@ ID_OWNERS = {
     "/api/v1/schedules/": "schedule",
     "/api/v1/services/": "service",
     "/api/v1/escalation-policies/": "policy",
+    "/api/v1/integrations/": "integration",
 }
 
 # Skipped check: "a request the schema allows must be accepted" cannot hold for a relational
@@ -94,7 +96,13 @@ def world(credentials):
     escalation_start(incident_id=incident.pk)
     postmortem_draft(incident=incident, actor=user)
     make_runbook(services=[service])
-    return {"incident": incident, "schedule": schedule, "service": service, "policy": policy}
+    return {
+        "incident": incident,
+        "schedule": schedule,
+        "service": service,
+        "policy": policy,
+        "integration": Integration.objects.get(name="fuzz-generic"),
+    }
 
 
 def point_at_world(case, world, username: str) -> None:

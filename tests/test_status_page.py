@@ -1,12 +1,14 @@
 """The public status page: only public services and public updates, never an internal note."""
 
 import re
+import socket
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
 
 from incidents import lifecycle
@@ -225,7 +227,13 @@ def test_subscribe_confirm_receive_and_unsubscribe(
     assert subscribers_notify(update_id=update.pk) == 0
 
     path = confirm_link.split("127.0.0.1:8000", 1)[1]
-    assert client.get(path).status_code == 200
+    # Following the link (as a mail scanner does) only shows a button; pressing it confirms.
+    shown = client.get(path)
+    assert shown.status_code == 200
+    assert "Confirm subscription" in shown.content.decode()
+    subscriber.refresh_from_db()
+    assert not subscriber.is_active
+    assert client.post(path).status_code == 200
     subscriber.refresh_from_db()
     assert subscriber.is_active
 
@@ -274,6 +282,7 @@ def test_subscribe_rejects_a_bad_address_with_400(client, checkout):
 
 def test_bad_tokens_are_404(client):
     assert client.get("/status/subscribe/confirm/nope/").status_code == 404
+    assert client.post("/status/subscribe/confirm/nope/").status_code == 404
     assert client.get("/status/unsubscribe/nope/").status_code == 404
     assert client.post("/status/unsubscribe/nope/").status_code == 404
 
@@ -298,3 +307,69 @@ def test_public_update_template_names_public_services_only(checkout, internal_se
     hidden = make_incident(title="pgbouncer OOM", services=[internal_service])
     text = status_update_template(incident=hidden, status="identified", public=True)
     assert "pgbouncer" not in text and "Build farm" not in text
+
+
+def test_atom_feed_escapes_update_text_so_readers_show_it_as_text(client, checkout):
+    incident = announced(checkout)
+    lifecycle.status_update_post(
+        incident=incident,
+        message='Fixed <img src=x onerror="alert(1)"> & more\nline two',
+        public=True,
+    )
+    root = ET.fromstring(client.get("/status/feed.atom").content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    summary = root.find("a:entry", ns).find("a:summary", ns)
+    assert summary.get("type") == "html"
+    # What a reader renders as HTML: the markup arrives as escaped text, not as an element.
+    assert "<img" not in summary.text
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; more<br>line two" in summary.text
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_confirmation_link_needs_a_press_not_a_visit(client, checkout):
+    subscriber = Subscriber.objects.create(email="scanned@example.com")
+    path = f"/status/subscribe/confirm/{subscriber.token}/"
+    for _ in range(3):  # a scanner may fetch a link several times
+        assert client.get(path).status_code == 200
+    subscriber.refresh_from_db()
+    assert subscriber.confirmed_at is None
+    page = Client(enforce_csrf_checks=True).get(path)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())[1]
+    csrf = Client(enforce_csrf_checks=True)
+    csrf.cookies = page.cookies
+    assert csrf.post(path, {"csrfmiddlewaretoken": token}).status_code == 200
+    subscriber.refresh_from_db()
+    assert subscriber.is_active
+
+
+def test_subscribe_while_the_mail_server_is_down_records_and_mails_later(
+    client, checkout, settings, django_capture_on_commit_callbacks
+):
+    from incidents.statuspage.tasks import statuspage_send_confirmation
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = (
+        "127.0.0.1",
+        _closed_port(),
+        3,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post("/status/subscribe/", {"email": "down@example.com"})
+    assert answer.status_code == 200
+    assert "Check your inbox" in answer.content.decode()
+    subscriber = Subscriber.objects.get(email="down@example.com")
+    assert not subscriber.is_active
+    # The worker's retry, once the mail server answers again.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert statuspage_send_confirmation(subscriber.pk) is True
+    assert len(mail.outbox) == 1
+    assert f"/status/subscribe/confirm/{subscriber.token}/" in mail.outbox[0].body
+    # Confirmed meanwhile (or a duplicate retry): nothing more is sent.
+    client.post(f"/status/subscribe/confirm/{subscriber.token}/")
+    assert statuspage_send_confirmation(subscriber.pk) is False
+    assert len(mail.outbox) == 1

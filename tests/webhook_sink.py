@@ -12,6 +12,7 @@ class WebhookSink:
     def __init__(self, port: int = 0):
         self.received: list[dict] = []
         self.status = 200
+        self.answer = b"ok"
         self.redirects: dict[str, str] = {}
         self._lock = threading.Lock()
         sink = self
@@ -30,13 +31,14 @@ class WebhookSink:
                         {
                             "path": self.path,
                             "content_type": self.headers.get("Content-Type"),
+                            "host": self.headers.get("Host"),
                             "body": json.loads(raw or b"null"),
                             "at": time.time(),
                         }
                     )
                 self.send_response(sink.status)
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(sink.answer)
 
             def log_message(self, *args):
                 pass

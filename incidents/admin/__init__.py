@@ -10,6 +10,7 @@ from incidents.admin import (
     notify,
     oncall,
     statuspage,
+    timeline,
 )
 
 admin.site.site_header = "Tocsin"
@@ -27,4 +28,5 @@ __all__ = [
     "notify",
     "oncall",
     "statuspage",
+    "timeline",
 ]

@@ -7,6 +7,7 @@ from django.db.models import Count, Q
 from django.utils.html import format_html, format_html_join
 
 from incidents.admin.display import severity_badge
+from incidents.catalogue import SERVICE_FIELDS, service_create, service_update
 from incidents.choices import IncidentStatus
 from incidents.messages import humanize_duration
 from incidents.models import Service, Severity
@@ -47,6 +48,15 @@ class ServiceAdmin(admin.ModelAdmin):
                 open_count=Count("incidents", filter=~Q(incidents__status=IncidentStatus.RESOLVED))
             )
         )
+
+    def save_model(self, request, obj, form, change):
+        # Through the domain, like the API; the admin logs the change itself (audit=False).
+        fields = {name: getattr(obj, name) for name in SERVICE_FIELDS}
+        if change:
+            saved = service_update(service=obj, actor=request.user, audit=False, **fields)
+        else:
+            saved = service_create(actor=request.user, audit=False, **fields)
+        obj.pk = saved.pk
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "owner":

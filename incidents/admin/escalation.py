@@ -5,8 +5,11 @@ from django.contrib import admin, messages
 from django.db.models import Count, Prefetch
 from django.utils.html import format_html, format_html_join
 
+from incidents.admin.people import PeoplePickers
+from incidents.admin.secrets import SecretAddressAdmin
 from incidents.errors import DomainError
 from incidents.escalation import escalation_escalate_now
+from incidents.formatting import format_time
 from incidents.messages import humanize_duration
 from incidents.models import (
     EscalationPolicy,
@@ -98,7 +101,7 @@ class EscalationPolicyAdmin(admin.ModelAdmin):
         return format_html_join("", "<div>{}. {}: {}</div>", rows) or "No steps yet."
 
 
-class EscalationTargetInline(admin.TabularInline):
+class EscalationTargetInline(PeoplePickers, admin.TabularInline):
     model = EscalationTarget
     extra = 1
     fields = ("type", "schedule", "user", "channel")
@@ -118,9 +121,9 @@ class EscalationStepAdmin(admin.ModelAdmin):
 
 
 @admin.register(TeamChannel)
-class TeamChannelAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "address")
-    search_fields = ("name", "address")
+class TeamChannelAdmin(SecretAddressAdmin):
+    list_display = ("name", "kind", "masked_address")
+    search_fields = ("name",)
 
 
 @admin.register(SeverityRoute)
@@ -157,7 +160,7 @@ def escalation_summary(row: IncidentEscalation | None):
                 len(row.steps),
                 row.round + 1,
                 row.rounds,
-                row.next_at.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                format_time(row.next_at),
             )
         )
     return format_html_join("", "{}", ((p,) for p in parts))

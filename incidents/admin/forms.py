@@ -2,6 +2,7 @@ from django import forms
 
 from incidents.choices import IncidentStatus, UpdateStatus
 from incidents.models import Incident
+from incidents.validators import validate_single_line
 
 
 class IncidentAddForm(forms.ModelForm):
@@ -33,6 +34,7 @@ class PostUpdateForm(forms.Form):
     public_title = forms.CharField(
         required=False,
         max_length=255,
+        validators=[validate_single_line],
         help_text="Public updates only: the incident's title on the status page. Left empty, "
         "customers see a neutral title; the internal title is never shown to them.",
     )

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.text import get_text_list
 
+from incidents.admin.bounded import BoundedInline
 from incidents.admin.display import severity_badge, status_badge, target_states
 from incidents.admin.escalation import IncidentEscalationInline, escalate_incidents
 from incidents.admin.filters import MineFilter, StateFilter, UnacknowledgedFilter
@@ -32,6 +33,7 @@ from incidents.choices import (
     UpdateStatus,
 )
 from incidents.errors import DomainError
+from incidents.formatting import format_time
 from incidents.lifecycle import (
     EDITABLE_FIELDS,
     incident_acknowledge,
@@ -100,8 +102,8 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class TimelineInline(ReadOnlyInline):
-    """The audit log, oldest first, as the post-mortem will read it."""
+class TimelineInline(BoundedInline, ReadOnlyInline):
+    """The latest of the audit log, oldest first, as the post-mortem will read it."""
 
     model = TimelineEvent
     verbose_name = "timeline entry"
@@ -110,10 +112,13 @@ class TimelineInline(ReadOnlyInline):
     readonly_fields = fields
     ordering = ("at", "id")
     classes = ("tocsin-timeline", "tocsin-inline")
+    newest_order, oldest_first = ("-at", "-id"), True
+    changelist = "admin:incidents_timelineevent_changelist"
+    rows_name = "timeline entries"
 
     @admin.display(description="Time")
     def time(self, event):
-        return timezone.localtime(event.at).strftime("%Y-%m-%d %H:%M:%S")
+        return format_time(event.at)
 
     @admin.display(description="Who")
     def who(self, event):
@@ -239,7 +244,7 @@ class IncidentAdmin(admin.ModelAdmin):
 
     @admin.display(description="Detected", ordering="detected_at")
     def detected(self, incident):
-        return timezone.localtime(incident.detected_at).strftime("%b %d, %H:%M")
+        return format_time(incident.detected_at)
 
     @admin.display(description="Targets")
     def targets(self, incident):

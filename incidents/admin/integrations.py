@@ -4,15 +4,25 @@ Tokens are shown once, on a page rendered in the response that created or rotate
 never in a message, a cookie or the session.
 """
 
+from django.conf import settings
 from django.contrib import admin
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from incidents.ingest.integrations import integration_issue_token, integration_rotate_token
+from incidents.admin.bounded import BoundedInline, IncidentFilter
+from incidents.admin.readonly import ReadOnlyAdmin
+from incidents.ingest.integrations import (
+    integration_endpoint,
+    integration_issue_token,
+    integration_rotate_token,
+)
 from incidents.models import Alert, Integration
 
 TOKEN_TEMPLATE = "admin/incidents/integration/token_once.html"
+SENDER_SETUP_TEMPLATE = "admin/incidents/integration/sender_setup.html"
+RAW_PAYLOAD_PERMISSION = "incidents.change_integration"
 
 
 @admin.register(Integration)
@@ -31,7 +41,13 @@ class IntegrationAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     list_select_related = ("service",)
     autocomplete_fields = ("service",)
-    readonly_fields = ("token_hint", "created_at", "last_alert_at", "alert_count")
+    readonly_fields = (
+        "token_hint",
+        "created_at",
+        "last_alert_at",
+        "alert_count",
+        "sender_setup",
+    )
     actions = ("rotate_token",)
     fieldsets = [
         (None, {"fields": ["name", "kind", "enabled"]}),
@@ -58,7 +74,14 @@ class IntegrationAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Sending alerts", {"fields": ["sender_setup"]}),
     ]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return [(name, options) for name, options in fieldsets if name != "Sending alerts"]
+        return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         # The kind decides the token's shape and the endpoint: fixed once created.
@@ -67,6 +90,19 @@ class IntegrationAdmin(admin.ModelAdmin):
     @admin.display(description="Token")
     def token_hint(self, integration):
         return f"{integration.token_prefix}…" if integration.token_prefix else "—"
+
+    @admin.display(description="Endpoint and example")
+    def sender_setup(self, integration):
+        if not integration.pk:
+            return "—"
+        return render_to_string(
+            SENDER_SETUP_TEMPLATE,
+            {
+                "integration": integration,
+                "endpoint": integration_endpoint(integration),
+                "base_url": settings.TOCSIN_BASE_URL,
+            },
+        )
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -122,7 +158,7 @@ def _source_link(alert):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(ReadOnlyAdmin):
     """Read-only: alerts change only through ingestion."""
 
     list_display = (
@@ -135,27 +171,26 @@ class AlertAdmin(admin.ModelAdmin):
         "first_seen_at",
         "last_seen_at",
     )
-    list_filter = ("status", "integration")
+    list_filter = (IncidentFilter, "status", "integration")
     search_fields = ("dedup_key", "summary")
     list_select_related = ("integration", "incident")
     date_hierarchy = "last_seen_at"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        # What a sender posted can hold its secrets (masked when stored) and whatever else it
+        # chose to send: only those who manage integrations read it.
+        if not request.user.has_perm(RAW_PAYLOAD_PERMISSION):
+            fields = [name for name in fields if name != "last_payload"]
+        return fields
 
     @admin.display(description="Incident", ordering="incident__number")
     def incident_link(self, alert):
         return _incident_link(alert)
 
 
-class AlertInline(admin.TabularInline):
-    """The alerts behind an incident, with counts and links (for IncidentAdmin.inlines)."""
+class AlertInline(BoundedInline, admin.TabularInline):
+    """The newest alerts behind an incident, with counts and links (for IncidentAdmin.inlines)."""
 
     model = Alert
     fields = (
@@ -173,6 +208,8 @@ class AlertInline(admin.TabularInline):
     show_change_link = True
     verbose_name_plural = "alerts"
     classes = ("tocsin-inline",)
+    newest_order = ("-last_seen_at", "-id")
+    changelist = "admin:incidents_alert_changelist"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("integration")

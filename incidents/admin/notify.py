@@ -4,6 +4,8 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from incidents.admin.people import PeoplePickers
+from incidents.admin.secrets import SecretAddressAdmin, masked_address
 from incidents.errors import DomainError
 from incidents.models import ContactMethod, Notification, NotificationRule
 from incidents.notify import notification_retry
@@ -25,11 +27,12 @@ class NotificationRuleInline(admin.TabularInline):
 
 
 @admin.register(ContactMethod)
-class ContactMethodAdmin(admin.ModelAdmin):
-    list_display = ("user", "kind", "address", "label", "created_at")
+class ContactMethodAdmin(PeoplePickers, SecretAddressAdmin):
+    list_display = ("user", "kind", "masked_address", "label", "created_at")
     list_filter = ("kind",)
     list_select_related = ("user",)
-    search_fields = ("user__username", "address", "label")
+    # Not by address: searching it would let anyone guess a secret URL piece by piece.
+    search_fields = ("user__username", "label")
     autocomplete_fields = ("user",)
     inlines = (NotificationRuleInline,)
 
@@ -57,9 +60,13 @@ class NotificationAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "kind", "reason")
     list_select_related = ("incident",)
-    search_fields = ("recipient", "address", "incident__title")
+    search_fields = ("recipient", "incident__title")
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Notification._meta.fields]
+    # The address shows masked (a webhook URL is a credential, an email address is personal).
+    fields = readonly_fields = [
+        "masked_address" if f.name == "address" else f.name for f in Notification._meta.fields
+    ]
+    masked_address = staticmethod(masked_address)
     actions = ("retry",)
     list_per_page = 100
 

@@ -9,14 +9,21 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from incidents import oncall, scheduling
-from incidents.contacts import check_contact_address
+from incidents import oncall, rotations, scheduling
+from incidents.admin.rotation_edits import ConfirmParticipantsMixin, MomentField
+from incidents.admin.rotation_edits import local_time as _local
+from incidents.admin.secrets import (
+    MaskedForViewers,
+    SecretAddressForm,
+    announce_saved_formset,
+    masked_address,
+)
 from incidents.errors import DomainError
 from incidents.models import (
     Handoff,
@@ -28,6 +35,7 @@ from incidents.models import (
     Schedule,
 )
 from incidents.models.oncall import WEEKDAY_NAMES, ShiftKind
+from incidents.timezones import check_time_zone
 
 HORIZON = timedelta(days=14)
 PALETTE = ("#2563eb", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#9333ea")
@@ -40,10 +48,6 @@ def _colours(timeline) -> dict[int, str]:
         if seg.user is not None and seg.user not in colours:
             colours[seg.user] = PALETTE[len(colours) % len(PALETTE)]
     return colours
-
-
-def _local(instant: datetime, tz) -> str:
-    return instant.astimezone(tz).strftime("%a %d %b %H:%M")
 
 
 def _length(delta: timedelta) -> str:
@@ -64,6 +68,15 @@ def _who(user_id, users) -> str:
 
 
 class RotationForm(forms.ModelForm):
+    effective_from = MomentField(
+        label="People change from",
+        required=False,
+        input_formats=["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"size": 16, "placeholder": "YYYY-MM-DD HH:MM"}),
+        help_text="A change of participants applies to shifts starting from this moment, in the "
+        "schedule's time zone (empty: now). Earlier shifts and the one in progress keep their "
+        "people; you see the shifts that move before saving.",
+    )
     participant_usernames = forms.CharField(
         label="Participants",
         help_text="Usernames in turn order, separated by commas.",
@@ -99,8 +112,17 @@ class RotationForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["participant_usernames"].initial = ", ".join(
-                p.user.username for p in self.instance.participants.select_related("user")
+                p.user.username
+                for p in self.instance.latest_participants(
+                    list(self.instance.participants.select_related("user"))
+                )
             )
+            tz = ZoneInfo(self.instance.schedule.time_zone)
+            self.fields["effective_from"].initial = oncall.to_local(timezone.now(), tz).strftime(
+                "%Y-%m-%d %H:%M"
+            )
+        else:
+            self.fields["effective_from"].widget = forms.HiddenInput()
         self.fields["handoff_time"].error_messages["invalid"] = (
             "Enter the handoff time as HH:MM, in the schedule's time zone (e.g. 09:00)."
         )
@@ -116,6 +138,19 @@ class RotationForm(forms.ModelForm):
             raise ValidationError(f"Unknown username(s): {', '.join(unknown)}.")
         return [users[name] for name in names]
 
+    def clean_effective_from(self):
+        """The wall-clock time typed, read in the schedule's zone (not the server's)."""
+        value = self.cleaned_data.get("effective_from")
+        if value is None or not self.instance.pk:
+            return None
+        moment = oncall.localize(
+            timezone.make_naive(value), ZoneInfo(self.instance.schedule.time_zone)
+        )
+        try:
+            return rotations.check_effective_from(moment, timezone.now())
+        except DomainError as error:
+            raise ValidationError(error.message) from error
+
     def clean(self):
         data = super().clean()
         if data.get("shift_kind") == ShiftKind.HOURS and not data.get("shift_hours"):
@@ -125,19 +160,21 @@ class RotationForm(forms.ModelForm):
         return data
 
 
-class HandoffChannelForm(forms.ModelForm):
+class ScheduleForm(forms.ModelForm):
+    """Checks the zone before it reaches the row, so the page re-renders with the old one."""
+
+    def clean_time_zone(self):
+        try:
+            check_time_zone(self.cleaned_data["time_zone"])
+        except DomainError as error:
+            raise ValidationError(error.message) from error
+        return self.cleaned_data["time_zone"]
+
+
+class HandoffChannelForm(SecretAddressForm):
     class Meta:
         model = HandoffChannel
         fields = ["kind", "address"]
-
-    def clean(self):
-        data = super().clean()
-        if data.get("kind") and data.get("address"):
-            try:
-                check_contact_address(data["kind"], data["address"])
-            except DomainError as error:
-                self.add_error("address", error.message)
-        return data
 
 
 class OverrideForm(forms.ModelForm):
@@ -211,7 +248,7 @@ class RotationInline(admin.StackedInline):
     show_change_link = True
     ordering = ["-priority", "id"]
     fieldsets = [
-        (None, {"fields": ["name", "priority", "participant_usernames"]}),
+        (None, {"fields": ["name", "priority", "participant_usernames", "effective_from"]}),
         (
             "Shifts",
             {
@@ -230,7 +267,7 @@ class RotationInline(admin.StackedInline):
         return super().get_formset(request, obj, validate_min=True, **kwargs)
 
 
-class HandoffChannelInline(admin.TabularInline):
+class HandoffChannelInline(MaskedForViewers, admin.TabularInline):
     model = HandoffChannel
     form = HandoffChannelForm
     extra = 0
@@ -238,17 +275,26 @@ class HandoffChannelInline(admin.TabularInline):
 
 
 class ParticipantInline(admin.TabularInline):
+    """Read-only: editing rows here would re-deal past shifts; the schedule page changes people
+    from a moment on."""
+
     model = RotationParticipant
     extra = 0
-    fields = ["position", "user"]
-    ordering = ["position", "id"]
+    fields = ["effective_from", "position", "user"]
+    readonly_fields = fields
+    ordering = ["effective_from", "position", "id"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 # --- schedules ---------------------------------------------------------------------------------
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin):
+class ScheduleAdmin(ConfirmParticipantsMixin, admin.ModelAdmin):
+    form = ScheduleForm
     list_display = ("name", "time_zone", "oncall_now_next", "layer_count")
     search_fields = ("name", "description")
     inlines = [RotationInline, HandoffChannelInline]
@@ -294,7 +340,8 @@ class ScheduleAdmin(admin.ModelAdmin):
     def ical_link(self, obj):
         return format_html(
             '<a href="{0}"><code>{0}</code></a><div class="help">Subscribe in a calendar app; '
-            "every person also has their own feed.</div>",
+            "every person also has their own feed. If this link leaked, “Rotate iCal link” "
+            "above replaces it.</div>",
             obj.ical_url,
         )
 
@@ -358,6 +405,11 @@ class ScheduleAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.override_view),
                 name="incidents_schedule_override",
             ),
+            path(
+                "<path:object_id>/rotate-ical/",
+                self.admin_site.admin_view(self.rotate_ical_view),
+                name="incidents_schedule_rotate_ical",
+            ),
             *super().get_urls(),
         ]
 
@@ -366,21 +418,41 @@ class ScheduleAdmin(admin.ModelAdmin):
             **(extra_context or {}),
             "override_url": reverse("admin:incidents_schedule_override", args=[object_id]),
             "my_calendar_url": scheduling.user_calendar(user=request.user).ical_url,
+            "rotate_ical_url": reverse("admin:incidents_schedule_rotate_ical", args=[object_id]),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
+        announce_saved_formset(request, formset)
         if formset.model is not Rotation:
             return
         for rotation_form in formset.forms:
             rotation = rotation_form.instance
             if rotation.pk and rotation_form not in formset.deleted_forms:
-                scheduling.rotation_set_participants(
+                rotations.rotation_set_participants(
                     rotation=rotation,
                     users=rotation_form.cleaned_data["participant_usernames"],
+                    effective_from=rotation_form.cleaned_data.get("effective_from"),
                     actor=request.user,
                 )
+
+    def rotate_ical_view(self, request, object_id):
+        """POST only: a new secret feed URL; calendars subscribed to the old one stop updating."""
+        schedule = self.get_object(request, unquote(object_id))
+        if schedule is None:
+            raise Http404("No such schedule.")
+        if not self.has_change_permission(request, schedule):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        schedule = scheduling.schedule_rotate_ical(schedule=schedule, actor=request.user)
+        self.message_user(
+            request,
+            f"New calendar link for {schedule}: {schedule.ical_url} (the old one no longer works).",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:incidents_schedule_change", args=[schedule.pk]))
 
     def override_view(self, request, object_id):
         """ "Create override" / "Take this shift": someone covers a window of this schedule."""
@@ -507,7 +579,7 @@ def _day_strips(timeline, tz, now, users, colours):
 
 @admin.register(Rotation)
 class RotationAdmin(admin.ModelAdmin):
-    """Participants in order, for fine edits; layers are usually edited on their schedule."""
+    """Fine edits of a layer; its people (their history too) are shown, changed on its schedule."""
 
     list_display = ("name", "schedule", "priority", "shift_label", "handoff_time", "start_date")
     list_select_related = ("schedule",)
@@ -562,8 +634,9 @@ class HandoffDeliveryInline(admin.TabularInline):
     model = HandoffDelivery
     extra = 0
     can_delete = False
-    fields = ["kind", "address", "notice", "sent_at", "attempts", "last_error"]
+    fields = ["kind", "masked_address", "notice", "sent_at", "attempts", "last_error"]
     readonly_fields = fields
+    masked_address = staticmethod(masked_address)
 
     def has_add_permission(self, request, obj=None):
         return False

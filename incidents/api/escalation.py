@@ -20,6 +20,7 @@ from incidents import escalation, notify
 from incidents.api.serializers import EscalationOutput
 from incidents.api.strict import StrictInput
 from incidents.api.views import has_perm
+from incidents.contacts import mask_address
 from incidents.models import (
     ContactKind,
     ContactMethod,
@@ -130,10 +131,16 @@ class PolicyOutput(serializers.ModelSerializer):
 
 class ContactMethodOutput(serializers.ModelSerializer):
     user = serializers.CharField(source="user.username")
+    address = serializers.SerializerMethodField(
+        help_text="Masked (a webhook URL is a credential), except in the answer that saves it."
+    )
 
     class Meta:
         model = ContactMethod
         fields = ["id", "user", "kind", "address", "label", "created_at"]
+
+    def get_address(self, method) -> str:
+        return method.address if self.context.get("reveal") else mask_address(method.address)
 
 
 # --- views -------------------------------------------------------------------------------------
@@ -224,7 +231,10 @@ class UserContactMethods(APIView):
             label=fields["label"],
             notify_after=timedelta(seconds=after) if after is not None else None,
         )
-        return Response(ContactMethodOutput(method).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ContactMethodOutput(method, context={"reveal": True}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class IncidentEscalate(APIView):

@@ -19,12 +19,12 @@ from django.db import connection
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from incidents.api.bodies import JSONParser, declared_length, json_loads, size_text
 from incidents.api.schema import AutoSchema
 from incidents.ingest import alertmanager, generic, grafana, opsgenie, pagerduty
 from incidents.ingest.events import ACKNOWLEDGE, RESOLVE, AlertEvent, InvalidPayload
@@ -46,17 +46,14 @@ class Refused(Exception):
 
 # --- request helpers ------------------------------------------------------------------------
 def read_body(request) -> bytes:
-    """The raw body, refusing an oversize one before reading it."""
+    """The raw body, refusing an oversize one before reading it (a chunked one is read at
+    most one byte past the limit, by ChunkedBodyMiddleware)."""
     limit = settings.TOCSIN_INGEST_MAX_BODY_BYTES
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise Refused(413, f"The body is larger than {limit // 1024} KB.")
+    if declared_length(request) > limit:
+        raise Refused(413, f"The body is larger than {size_text(limit)}.")
     body = request.body
     if len(body) > limit:
-        raise Refused(413, f"The body is larger than {limit // 1024} KB.")
+        raise Refused(413, f"The body is larger than {size_text(limit)}.")
     return body
 
 
@@ -66,8 +63,8 @@ def parse_json(body: bytes) -> Any:
         # other formats then name their missing fields.
         return {}
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = json_loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONTooDeep included
         raise Refused(400, f"Malformed JSON: {exc}.") from exc
     return _storable(data)
 

@@ -24,11 +24,13 @@ from rest_framework.views import APIView
 
 from incidents import oncall, scheduling
 from incidents.api.instants import OUT_OF_RANGE, bounded_utc, date_in_range
+from incidents.api.permissions import ModelPermissions
 from incidents.api.strict import StrictInput
 from incidents.choices import ContactKind
-from incidents.contacts import check_contact_address
+from incidents.contacts import check_contact_address, mask_address
 from incidents.errors import DomainError
 from incidents.models import Override, Schedule
+from incidents.timezones import check_time_zone
 
 MAX_SHIFTS_WINDOW = timedelta(days=93)
 _iso = serializers.DateTimeField()
@@ -76,6 +78,14 @@ class WallClockField(serializers.TimeField):
         return super().to_internal_value(value)
 
 
+def users_named(usernames):
+    users = get_user_model().objects.in_bulk(usernames, field_name="username")
+    unknown = [name for name in usernames if name not in users]
+    if unknown:
+        raise ValidationError(f"Unknown username(s): {', '.join(unknown)}.")
+    return [users[name] for name in usernames]
+
+
 # --- input -----------------------------------------------------------------------------------
 
 
@@ -98,11 +108,7 @@ class RotationInput(StrictInput, serializers.Serializer):
     restrict_end = WallClockField(required=False, allow_null=True)
 
     def validate_participants(self, usernames):
-        users = get_user_model().objects.in_bulk(usernames, field_name="username")
-        unknown = [name for name in usernames if name not in users]
-        if unknown:
-            raise ValidationError(f"Unknown username(s): {', '.join(unknown)}.")
-        return [users[name] for name in usernames]
+        return users_named(usernames)
 
     def validate_start(self, value):
         if not date_in_range(value):
@@ -150,6 +156,12 @@ class ChannelSerializer(StrictInput, serializers.Serializer):
             raise ValidationError({error.field or "address": error.message}) from error
         return attrs
 
+    def to_representation(self, instance):
+        shown = super().to_representation(instance)
+        if not self.context.get("reveal"):  # shown in full only in the answer that saves it
+            shown["address"] = mask_address(shown["address"])
+        return shown
+
 
 class ScheduleInput(StrictInput, serializers.Serializer):
     name = serializers.CharField(max_length=120)
@@ -163,7 +175,7 @@ class ScheduleInput(StrictInput, serializers.Serializer):
 
     def validate_time_zone(self, value):
         try:
-            scheduling.check_time_zone(value)
+            check_time_zone(value)
         except DomainError as error:
             raise ValidationError(error.message) from error
         return value
@@ -204,8 +216,18 @@ class RotationOutput(serializers.Serializer):
     restrict_start = WallClockField(allow_null=True)
     restrict_end = WallClockField(allow_null=True)
 
+    participants_from = serializers.SerializerMethodField(
+        help_text="When `participants` took or take over (null: from the start)."
+    )
+
     def get_participants(self, rotation) -> list[str]:
-        return [p.user.username for p in rotation.participants.all()]
+        return [p.user.username for p in rotation.latest_participants()]
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_participants_from(self, rotation) -> str | None:
+        latest = rotation.latest_participants()
+        moment = latest[0].effective_from if latest else None
+        return _iso.to_representation(moment) if moment else None
 
 
 class ScheduleOutput(serializers.Serializer):
@@ -309,7 +331,7 @@ class ScheduleListCreate(generics.GenericAPIView):
             actor=request.user,
         )
         schedule = schedule_queryset().get(pk=schedule.pk)
-        context = now_next_context([schedule])
+        context = {**now_next_context([schedule]), "reveal": True}
         return Response(
             ScheduleOutput(schedule, context=context).data, status=status.HTTP_201_CREATED
         )
@@ -321,6 +343,26 @@ class ScheduleDetail(APIView):
     @extend_schema(responses=ScheduleOutput)
     def get(self, request, pk: int):
         schedule = get_object_or_404(schedule_queryset(), pk=pk)
+        return Response(ScheduleOutput(schedule, context=now_next_context([schedule])).data)
+
+
+class ChangeToPost(ModelPermissions):
+    """A POST that changes the schedule (not one that adds a row) needs its change permission."""
+
+    perms_map = {**ModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
+class ScheduleRotateIcal(APIView):
+    """A new secret iCal URL for the schedule; the old one answers 404 from now on."""
+
+    queryset = Schedule.objects.all()
+    permission_classes = [ChangeToPost]
+
+    @extend_schema(request=None, responses=ScheduleOutput)
+    def post(self, request, pk: int):
+        schedule = get_object_or_404(Schedule, pk=pk)
+        scheduling.schedule_rotate_ical(schedule=schedule, actor=request.user)
+        schedule = schedule_queryset().get(pk=pk)
         return Response(ScheduleOutput(schedule, context=now_next_context([schedule])).data)
 
 

@@ -7,8 +7,9 @@ is, so they are derived here once rather than repeated on every view:
 - 401 and 403 when the operation needs an authenticated user (its `security` has no
   anonymous alternative): no or an unknown token, then a missing permission;
 - 404 when the path names an object, or the list is paginated (`?page=` past the end);
-- 400 for writes (serializer validation and domain refusals) and for reads with query
-  parameters other than `page` (filters, windows, limits);
+- 400 for writes (serializer validation and domain refusals, JSON nested too deep) and for
+  reads with query parameters other than `page` (filters, windows, limits);
+- 413 for writes whose body is over the API's size limit;
 - 409 for the methods a view lists in `conflicts`, where a domain `IllegalTransition`
   can refuse a state change (e.g. acknowledging a resolved incident).
 
@@ -70,6 +71,7 @@ DESCRIPTIONS = {
     "403": "The user lacks the permission this operation needs.",
     "404": "No such object (or no such page of the list).",
     "409": "The object's current state does not allow this change.",
+    "413": "The body is larger than the API accepts (TOCSIN_API_MAX_BODY_BYTES, 1 MiB by default).",
 }
 
 JSON_MEDIA_TYPES = ("application/json", "application/problem+json")
@@ -127,6 +129,8 @@ class AutoSchema(SpectacularAutoSchema):
 
         if self.method != "GET" or filtered:
             yield "400", VALIDATION_ERROR, DESCRIPTIONS["400"]
+        if self.method in ("POST", "PUT", "PATCH"):
+            yield "413", ERROR, DESCRIPTIONS["413"]
         if authenticated:
             yield "401", ERROR, DESCRIPTIONS["401"]
             yield "403", ERROR, DESCRIPTIONS["403"]

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.api.strict import StrictInput
+from incidents.catalogue import SERVICE_FIELDS
 from incidents.choices import IncidentStatus, ResponderRole, UpdateStatus
 from incidents.models import (
     Incident,
@@ -16,6 +17,7 @@ from incidents.models import (
     StatusUpdate,
     TimelineEvent,
 )
+from incidents.validators import validate_single_line
 
 
 class UsernameField(serializers.SlugRelatedField):
@@ -55,16 +57,8 @@ class ServiceSerializer(StrictInput, serializers.ModelSerializer):
 
     class Meta:
         model = Service
-        fields = [
-            "id",
-            "name",
-            "slug",
-            "description",
-            "owner",
-            "dashboard_url",
-            "logs_url",
-            "escalation_policy",
-        ]
+        # Every field the admin edits (incidents.catalogue.SERVICE_FIELDS).
+        fields = ["id", *SERVICE_FIELDS, "created_at"]
 
 
 class IncidentOutput(serializers.ModelSerializer):
@@ -164,7 +158,7 @@ class IncidentDetailOutput(IncidentOutput):
 
 
 class IncidentCreateInput(StrictInput, serializers.Serializer):
-    title = serializers.CharField(max_length=255)
+    title = serializers.CharField(max_length=255, validators=[validate_single_line])
     severity = SeverityKeyField()
     service = serializers.SlugRelatedField(
         slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
@@ -195,6 +189,7 @@ class StatusUpdateInput(StrictInput, serializers.Serializer):
         required=False,
         allow_blank=True,
         max_length=255,
+        validators=[validate_single_line],
         help_text="Title customers see on the status page (public updates only).",
     )
 

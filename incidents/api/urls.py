@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents.api import alerts, escalation, ingest, oncall, views
+from incidents.api import alerts, escalation, ingest, integrations, oncall, rotations, views
 from postmortems import api as postmortems_api
 from runbooks import api as runbooks_api
 
@@ -14,6 +14,12 @@ urlpatterns = [
         name="ingest-alertmanager",
     ),
     path("integrations/grafana/", ingest.GrafanaWebhook.as_view(), name="ingest-grafana"),
+    path("integrations/", integrations.IntegrationListCreate.as_view(), name="integration-list"),
+    path(
+        "integrations/<int:pk>/",
+        integrations.IntegrationDetail.as_view(),
+        name="integration-detail",
+    ),
     path("integrations/generic/", ingest.GenericWebhook.as_view(), name="ingest-generic"),
     path("severities/", views.SeverityList.as_view(), name="severity-list"),
     path("services/", views.ServiceListCreate.as_view(), name="service-list"),
@@ -67,6 +73,16 @@ urlpatterns = [
         "schedules/<int:pk>/overrides/",
         oncall.ScheduleOverrides.as_view(),
         name="schedule-overrides",
+    ),
+    path(
+        "schedules/<int:pk>/rotations/<int:rotation_pk>/",
+        rotations.ScheduleRotation.as_view(),
+        name="schedule-rotation",
+    ),
+    path(
+        "schedules/<int:pk>/rotate-ical/",
+        oncall.ScheduleRotateIcal.as_view(),
+        name="schedule-rotate-ical",
     ),
     path("schedules/<int:pk>/oncall/", oncall.ScheduleOncall.as_view(), name="schedule-oncall"),
     path("schedules/<int:pk>/shifts/", oncall.ScheduleShifts.as_view(), name="schedule-shifts"),

@@ -7,7 +7,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents import lifecycle, selectors
+from incidents import catalogue, lifecycle, selectors
 from incidents.api import serializers as s
 from incidents.api.filters import IncidentFilter
 from incidents.models import Incident, Service, Severity
@@ -39,10 +39,20 @@ class ServiceListCreate(generics.ListCreateAPIView):
     serializer_class = s.ServiceSerializer
     filterset_fields = ["slug"]
 
+    def perform_create(self, serializer):
+        serializer.instance = catalogue.service_create(
+            actor=self.request.user, **serializer.validated_data
+        )
+
 
 class ServiceDetail(generics.RetrieveUpdateAPIView):
     queryset = Service.objects.select_related("owner")
     serializer_class = s.ServiceSerializer
+
+    def perform_update(self, serializer):
+        serializer.instance = catalogue.service_update(
+            service=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
 
 
 class IncidentListCreate(generics.GenericAPIView):

@@ -21,7 +21,9 @@ class GenericAlertSerializer(serializers.Serializer):
 
     summary = StrictCharField(max_length=1024, help_text="Becomes the incident's title.")
     dedup_key = StrictCharField(required=False, max_length=255)
-    status = serializers.ChoiceField(choices=AlertStatus.choices)
+    status = serializers.ChoiceField(
+        choices=AlertStatus.choices, required=False, default=AlertStatus.FIRING
+    )
     severity = StrictCharField(required=False, allow_blank=True, max_length=64, default="")
     source = StrictCharField(required=False, allow_blank=True, max_length=255, default="")
     labels = StringMapField(required=False, default=dict)

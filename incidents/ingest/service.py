@@ -7,13 +7,14 @@ told 202. It touches the database only: paging hangs off the lifecycle hooks, on
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from incidents.choices import IncidentStatus, TimelineKind
+from incidents.ingest.credentials import without_credentials
 from incidents.ingest.events import ACKNOWLEDGE, RESOLVE, TRIGGER, AlertEvent
 from incidents.lifecycle import (
     incident_acknowledge,
@@ -23,6 +24,7 @@ from incidents.lifecycle import (
 )
 from incidents.models import Alert, AlertStatus, Incident, Integration, Severity
 from incidents.timeline import timeline_record
+from incidents.validators import fold_lines
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +111,7 @@ def alert_ingest(*, integration: Integration, events: Iterable[AlertEvent]) -> I
     Alerts are handled in dedup-key order so that concurrent requests lock rows in the same
     order; a deadlock or serialization failure reruns the whole request.
     """
-    ordered = sorted(map(_without_nul, events), key=lambda e: (e.dedup_key, e.alert_id or 0))
+    ordered = sorted(map(_storable, events), key=lambda e: (e.dedup_key, e.alert_id or 0))
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             # Only a transaction of our own may relax durability; inside a caller's, never.
@@ -190,7 +192,7 @@ class _Ingest:
             return incident
         service = self.integration.service
         return incident_create(
-            title=event.summary,
+            title=fold_lines(event.summary),  # a multi-line summary still opens the incident
             severity=severity,
             via=self.via,
             services=[service] if service else [],
@@ -361,6 +363,14 @@ def _upsert_firing(
         alert_id, count, incident_id = cursor.fetchone()
     # A fresh row starts at 1; a repeat has been incremented past it.
     return alert_id, count == 1, incident_id
+
+
+def _storable(event: AlertEvent) -> AlertEvent:
+    """What may be stored of an event: no NULs, and no credentials in its raw payload."""
+    event = _without_nul(event)
+    if not event.raw:
+        return event
+    return replace(event, raw=without_credentials(event.raw))
 
 
 def _without_nul(event: AlertEvent) -> AlertEvent:

@@ -3,8 +3,11 @@
 import hashlib
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+
+from incidents.models.service import Severity
 
 
 class IntegrationKind(models.TextChoices):
@@ -98,6 +101,33 @@ class Integration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
+
+    def clean(self):
+        super().clean()
+        self._check_severity_mapping()
+
+    def _check_severity_mapping(self) -> None:
+        """Every mapped value must be one of our severity keys: an unknown one would open the
+        alert's incident at the default severity (P2) instead, which may not page."""
+        mapping = self.severity_mapping
+        if not isinstance(mapping, dict):
+            raise ValidationError(
+                {"severity_mapping": 'An object is required, e.g. {"critical": "P1"}.'}
+            )
+        keys = list(Severity.objects.order_by("rank").values_list("key", flat=True))
+        known = {key.lower() for key in keys}
+        unknown = [
+            f"{value!r} (for {source!r})"
+            for source, value in mapping.items()
+            if not isinstance(value, str) or value.lower() not in known
+        ]
+        if unknown:
+            raise ValidationError(
+                {
+                    "severity_mapping": f"Unknown severity: {', '.join(unknown)}. "
+                    f"Our severities are {', '.join(keys)}."
+                }
+            )
 
     def set_token(self, token: str) -> None:
         self.token_hash = hash_token(token)

@@ -12,6 +12,7 @@ from incidents.choices import (
     TimelineKind,
     UpdateStatus,
 )
+from incidents.validators import validate_single_line
 
 
 class IncidentQuerySet(models.QuerySet):
@@ -44,10 +45,11 @@ class IncidentCounter(models.Model):
 
 class Incident(models.Model):
     number = models.PositiveBigIntegerField(unique=True, editable=False)
-    title = models.CharField(max_length=255)
+    title = models.CharField(max_length=255, validators=[validate_single_line])
     public_title = models.CharField(
         max_length=255,
         blank=True,
+        validators=[validate_single_line],
         help_text="Title customers see on the status page; the internal title stays internal.",
     )
     summary = models.TextField(blank=True)

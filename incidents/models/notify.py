@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from incidents.choices import ContactKind
+from incidents.contacts import mask_address
 
 
 class ContactMethod(models.Model):
@@ -31,7 +32,7 @@ class ContactMethod(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.address}"
+        return f"{self.get_kind_display()} {mask_address(self.address)}"
 
 
 class NotificationRule(models.Model):

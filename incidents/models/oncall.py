@@ -5,7 +5,6 @@ instant); nothing here stores a computed shift.
 """
 
 import secrets
-import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,6 +13,9 @@ from django.db.models import Q
 from django.urls import reverse
 
 from incidents.choices import ContactKind
+from incidents.contacts import mask_address
+from incidents.errors import DomainError
+from incidents.timezones import check_time_zone
 
 
 def new_ical_token() -> str:
@@ -21,11 +23,10 @@ def new_ical_token() -> str:
 
 
 def validate_time_zone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
-        raise ValidationError(
-            f"Unknown time zone {value!r}: use an IANA name such as Europe/Berlin.",
-            code="unknown_time_zone",
-        )
+    try:
+        check_time_zone(value)
+    except DomainError as error:
+        raise ValidationError(error.message, code="unknown_time_zone") from error
 
 
 class ShiftKind(models.TextChoices):
@@ -94,7 +95,7 @@ class HandoffChannel(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.address}"
+        return f"{self.get_kind_display()}: {mask_address(self.address)}"
 
 
 class Rotation(models.Model):
@@ -149,6 +150,13 @@ class Rotation(models.Model):
     def __str__(self) -> str:
         return f"{self.schedule.name} / {self.name}" if self.schedule_id else self.name
 
+    def latest_participants(self, rows=None) -> list["RotationParticipant"]:
+        """The most recent list, in turn order (the one that applies from now or soon on), from
+        `rows` (the participant rows) when given."""
+        rows = list(self.participants.all()) if rows is None else rows
+        latest = max((r.effective_from for r in rows if r.effective_from), default=None)
+        return [r for r in rows if r.effective_from == latest]
+
     @property
     def shift_label(self) -> str:
         if self.shift_kind == ShiftKind.HOURS:
@@ -157,9 +165,15 @@ class Rotation(models.Model):
 
 
 class RotationParticipant(models.Model):
+    """One place in a rotation's turn order. Rows sharing an `effective_from` form one list:
+    empty is the list from the rotation's start, a time is an edit that applies from then on."""
+
     rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="participants")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     position = models.PositiveSmallIntegerField(default=0)
+    effective_from = models.DateTimeField(
+        null=True, blank=True, help_text="This list takes turns from here (empty: from the start)."
+    )
 
     class Meta:
         ordering = ["position", "id"]
@@ -229,13 +243,21 @@ class Handoff(models.Model):
 
 
 class HandoffDelivery(models.Model):
-    """One message of a handoff to one address; `sent_at` keeps a retry from sending it twice."""
+    """One message of a handoff to one address; `sent_at` keeps a retry from sending it twice.
 
-    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="deliveries")
+    A notice without a handoff tells a person their upcoming shifts moved (a rotation edit); it
+    carries its own `subject` and `body`.
+    """
+
+    handoff = models.ForeignKey(
+        Handoff, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
     kind = models.CharField(max_length=10, choices=ContactKind.choices)
     address = models.CharField(max_length=500)
     # The team channel gets the handoff message, the incoming person a "you are now on call" notice.
     notice = models.BooleanField(default=False)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
@@ -249,7 +271,7 @@ class HandoffDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.address}"
+        return f"{self.kind} {mask_address(self.address)}"
 
 
 class UserCalendar(models.Model):

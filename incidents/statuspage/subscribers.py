@@ -10,13 +10,17 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents import timers
 from incidents.models import Service, StatusUpdate, Subscriber
 from incidents.statuspage.selectors import public_title
+from incidents.validators import fold_lines
 
 logger = logging.getLogger(__name__)
 
 # A second sign-up for the same address within this window sends no second confirmation.
 RESEND_AFTER = timedelta(minutes=10)
+
+CONFIRM_TASK = "incidents.statuspage.send_confirmation"
 
 
 def _absolute(path: str) -> str:
@@ -54,16 +58,41 @@ def subscriber_subscribe(*, email: str, services: list[Service]) -> Subscriber:
         subscriber.save(update_fields=["unsubscribed_at", "confirmed_at"])
     subscriber.services.set(services)
     if created or not recently_asked:
-        confirm = _absolute(reverse("status:confirm", args=[subscriber.token]))
-        transaction.on_commit(
-            lambda: _send(
-                subscriber,
-                subject="Confirm your status updates subscription",
-                template="emails/status_confirm.txt",
-                context={"confirm_url": confirm, "services": services},
-            )
-        )
+        transaction.on_commit(lambda: _confirmation_try(subscriber.pk))
     return subscriber
+
+
+def _confirmation_try(subscriber_id: int) -> None:
+    """Send now if mail works; if the mail server is down, a worker retries until it is back.
+
+    The visitor's request never fails on our mail server: the sign-up is recorded either way.
+    """
+    try:
+        subscriber_send_confirmation(subscriber_id=subscriber_id)
+    except OSError:  # smtplib's errors are OSErrors, as are refused and timed-out connections
+        logger.warning("Confirmation mail to subscriber %s failed; retrying later.", subscriber_id)
+        timers.publish(CONFIRM_TASK, [subscriber_id])
+
+
+def subscriber_send_confirmation(*, subscriber_id: int) -> bool:
+    """Mail the confirmation link to a subscriber who has not confirmed yet; False if none due."""
+    subscriber = (
+        Subscriber.objects.filter(pk=subscriber_id, confirmed_at__isnull=True)
+        .prefetch_related("services")
+        .first()
+    )
+    if subscriber is None:
+        return False
+    _send(
+        subscriber,
+        subject="Confirm your status updates subscription",
+        template="emails/status_confirm.txt",
+        context={
+            "confirm_url": _absolute(reverse("status:confirm", args=[subscriber.token])),
+            "services": list(subscriber.services.all()),
+        },
+    )
+    return True
 
 
 @transaction.atomic
@@ -110,7 +139,8 @@ def subscribers_notify(*, update_id: int) -> int:
     for subscriber in recipients:
         _send(
             subscriber,
-            subject=f"[{update.get_status_display()}] {context['title']}",
+            # Titles are refused with line breaks; one stored before that still makes a subject.
+            subject=f"[{update.get_status_display()}] {fold_lines(context['title'])}",
             template="emails/status_update.txt",
             context=context,
         )

@@ -4,12 +4,13 @@ from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
+from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.views.decorators.cache import cache_page
 from django.views.decorators.http import require_GET, require_http_methods
 
-from incidents.models import Incident
+from incidents.models import Incident, Subscriber
 from incidents.statuspage import selectors, subscribers
 from incidents.statuspage.forms import SubscribeForm
 
@@ -91,7 +92,9 @@ class PublicUpdatesFeed(Feed):
         return f"{update.get_status_display()}: {update.incident.public_title or 'Service update'}"
 
     def item_description(self, update):
-        return update.message
+        # Atom writes this as <summary type="html">: readers render it as HTML, so the plain
+        # text staff typed is escaped here (line breaks kept) and never runs as markup.
+        return linebreaksbr(update.message, autoescape=True)
 
     def item_link(self, update):
         return reverse("status:incident", args=[update.incident.number]) + f"#update-{update.pk}"
@@ -120,28 +123,38 @@ def subscribe(request):
     return render(request, "status/subscribe.html", {"form": form}, status=status)
 
 
-@require_GET
-def confirm(request, token: str):
-    subscriber = subscribers.subscriber_confirm(token=token)
+def _ask_then_act(request, token: str, *, act, asking: str, done: str, link: str):
+    """GET shows a page with a button; only its POST acts (mail scanners follow every link)."""
+    if request.method == "POST":
+        subscriber = act(token=token)
+    else:
+        subscriber = Subscriber.objects.filter(token=token).first()
     if subscriber is None:
-        raise Http404("This confirmation link is not valid.")
-    return render(request, "status/confirmed.html", {"subscriber": subscriber})
+        raise Http404(f"This {link} link is not valid.")
+    template = done if request.method == "POST" else asking
+    return render(request, template, {"subscriber": subscriber})
+
+
+@require_http_methods(["GET", "POST"])
+def confirm(request, token: str):
+    return _ask_then_act(
+        request,
+        token,
+        act=subscribers.subscriber_confirm,
+        asking="status/confirm.html",
+        done="status/confirmed.html",
+        link="confirmation",
+    )
 
 
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token: str):
-    """GET asks, POST does it: link scanners in mail systems must not unsubscribe anyone.
-
-    Mail clients' one-click unsubscribe (RFC 8058) POSTs here without a CSRF token.
-    """
-    if request.method == "POST":
-        subscriber = subscribers.subscriber_unsubscribe(token=token)
-        if subscriber is None:
-            raise Http404("This unsubscribe link is not valid.")
-        return render(request, "status/unsubscribed.html", {"subscriber": subscriber})
-    from incidents.models import Subscriber
-
-    subscriber = Subscriber.objects.filter(token=token).first()
-    if subscriber is None:
-        raise Http404("This unsubscribe link is not valid.")
-    return render(request, "status/unsubscribe.html", {"subscriber": subscriber})
+    """Mail clients' one-click unsubscribe (RFC 8058) POSTs here without a CSRF token."""
+    return _ask_then_act(
+        request,
+        token,
+        act=subscribers.subscriber_unsubscribe,
+        asking="status/unsubscribe.html",
+        done="status/unsubscribed.html",
+        link="unsubscribe",
+    )

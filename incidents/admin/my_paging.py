@@ -1,0 +1,218 @@
+""" "My paging": every staff member's own contact methods, notification rules, upcoming shifts
+and personal calendar link, whatever their group. Only ever the signed-in person's rows: another
+person's id answers 404. Writes go through the domain functions in `incidents.personal`,
+`incidents.notify` and `incidents.scheduling`.
+"""
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from incidents import ical, notify, personal, scheduling
+from incidents.admin.rotation_edits import local_time
+from incidents.choices import ContactKind
+from incidents.errors import DomainError
+from incidents.models import ContactMethod, NotificationRule
+
+AHEAD = timedelta(days=14)
+
+
+class ContactMethodForm(forms.Form):
+    kind = forms.ChoiceField(choices=ContactKind.choices)
+    address = forms.CharField(max_length=500, help_text="An email address or an http(s) URL.")
+    label = forms.CharField(max_length=60, required=False)
+
+
+class NewContactMethodForm(ContactMethodForm):
+    notify_after_minutes = forms.IntegerField(
+        label="Also use it after (minutes)",
+        required=False,
+        min_value=0,
+        max_value=24 * 60,
+        help_text="Optional: adds a rule using this method that long after a page.",
+    )
+
+
+class RuleForm(forms.Form):
+    contact_method = forms.ModelChoiceField(queryset=ContactMethod.objects.none())
+    delay_minutes = forms.IntegerField(
+        label="After (minutes)",
+        min_value=0,
+        max_value=24 * 60,
+        initial=0,
+        help_text="How long after a page, if still unacknowledged.",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.actor = user
+        self.fields["contact_method"].queryset = ContactMethod.objects.filter(user=user)
+
+
+def _refusal(form, error: DomainError) -> None:
+    aliases = {"delay": "delay_minutes", "notify_after_seconds": "notify_after_minutes"}
+    name = aliases.get(error.field, error.field)
+    form.add_error(name if name in form.fields else None, error.message)
+
+
+def _done(request, message: str):
+    messages.success(request, message)
+    return HttpResponseRedirect(reverse("my-paging"))
+
+
+def _page(request, template: str, **context):
+    return TemplateResponse(
+        request,
+        f"admin/my_paging/{template}",
+        {**admin.site.each_context(request), "title": "My paging", **context},
+    )
+
+
+def index(request, method_form=None, rule_form=None):
+    user = request.user
+    methods = list(ContactMethod.objects.filter(user=user).order_by("id"))
+    rules = list(
+        NotificationRule.objects.filter(user=user)
+        .select_related("contact_method")
+        .order_by("order", "id")
+    )
+    now = timezone.now()
+    shifts = [
+        {
+            "schedule": schedule,
+            "start": local_time(shift.start, ZoneInfo(schedule.time_zone)),
+            "end": local_time(shift.end, ZoneInfo(schedule.time_zone)),
+            "now": shift.start <= now,
+            # Cut at the ends of the window looked at: it began earlier or lasts longer.
+            "began_before": shift.start <= now - ical.LEAD_IN,
+            "lasts_beyond": shift.end >= now + AHEAD + ical.LEAD_IN,
+        }
+        for schedule, shift in ical.person_shifts(user, now, AHEAD)
+    ]
+    return _page(
+        request,
+        "index.html",
+        methods=methods,
+        rules=rules,
+        shifts=shifts,
+        ahead_days=AHEAD.days,
+        calendar_url=scheduling.user_calendar(user=user).ical_url,
+        method_form=method_form or NewContactMethodForm(),
+        rule_form=rule_form or RuleForm(user=user),
+    )
+
+
+@require_POST
+def method_add(request):
+    form = NewContactMethodForm(request.POST)
+    if form.is_valid():
+        minutes = form.cleaned_data["notify_after_minutes"]
+        try:
+            method = notify.contact_method_create(
+                user=request.user,
+                kind=form.cleaned_data["kind"],
+                address=form.cleaned_data["address"],
+                label=form.cleaned_data["label"],
+                notify_after=None if minutes is None else timedelta(minutes=minutes),
+            )
+        except DomainError as error:
+            _refusal(form, error)
+        else:
+            return _done(request, f"Added {method}.")
+    return index(request, method_form=form)
+
+
+def method_edit(request, pk: int):
+    method = get_object_or_404(ContactMethod, pk=pk, user=request.user)
+    initial = {"kind": method.kind, "address": method.address, "label": method.label}
+    form = ContactMethodForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            method = personal.contact_method_update(
+                method=method, actor=request.user, **form.cleaned_data
+            )
+        except DomainError as error:
+            _refusal(form, error)
+        else:
+            return _done(request, f"Saved {method}.")
+    return _page(request, "edit.html", form=form, what=f"contact method {method}")
+
+
+@require_POST
+def method_delete(request, pk: int):
+    method = get_object_or_404(ContactMethod, pk=pk, user=request.user)
+    personal.contact_method_delete(method=method, actor=request.user)
+    return _done(request, f"Removed {method} and the rules using it.")
+
+
+def _rule_saved(form: RuleForm, write, **target) -> bool:
+    """Run the rule's domain function with the form's values; a refusal goes on the form."""
+    try:
+        write(
+            contact_method=form.cleaned_data["contact_method"],
+            delay=timedelta(minutes=form.cleaned_data["delay_minutes"]),
+            actor=form.actor,
+            **target,
+        )
+    except DomainError as error:
+        _refusal(form, error)
+        return False
+    return True
+
+
+@require_POST
+def rule_add(request):
+    form = RuleForm(request.POST, user=request.user)
+    if form.is_valid() and _rule_saved(form, personal.notification_rule_create, user=request.user):
+        return _done(request, "Added the rule.")
+    return index(request, rule_form=form)
+
+
+def rule_edit(request, pk: int):
+    rule = get_object_or_404(NotificationRule, pk=pk, user=request.user)
+    initial = {
+        "contact_method": rule.contact_method_id,
+        "delay_minutes": int(rule.delay.total_seconds() // 60),
+    }
+    form = RuleForm(request.POST or None, initial=initial, user=request.user)
+    saved = request.method == "POST" and form.is_valid()
+    if saved and _rule_saved(form, personal.notification_rule_update, rule=rule):
+        return _done(request, "Saved the rule.")
+    return _page(request, "edit.html", form=form, what="notification rule")
+
+
+@require_POST
+def rule_delete(request, pk: int):
+    rule = get_object_or_404(NotificationRule, pk=pk, user=request.user)
+    personal.notification_rule_delete(rule=rule, actor=request.user)
+    return _done(request, "Removed the rule.")
+
+
+@require_POST
+def calendar_rotate(request):
+    calendar = scheduling.user_calendar_rotate(user=request.user, actor=request.user)
+    return _done(request, f"New calendar link: {calendar.ical_url} (the old one no longer works).")
+
+
+def _staff(view):
+    return admin.site.admin_view(view)
+
+
+urlpatterns = [
+    path("", _staff(index), name="my-paging"),
+    path("methods/add/", _staff(method_add), name="my-paging-method-add"),
+    path("methods/<int:pk>/", _staff(method_edit), name="my-paging-method-edit"),
+    path("methods/<int:pk>/delete/", _staff(method_delete), name="my-paging-method-delete"),
+    path("rules/add/", _staff(rule_add), name="my-paging-rule-add"),
+    path("rules/<int:pk>/", _staff(rule_edit), name="my-paging-rule-edit"),
+    path("rules/<int:pk>/delete/", _staff(rule_delete), name="my-paging-rule-delete"),
+    path("calendar/rotate/", _staff(calendar_rotate), name="my-paging-calendar-rotate"),
+]

@@ -1,0 +1,25 @@
+"""Every incident's whole timeline, read-only; the incident page shows its latest entries."""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from incidents.admin.bounded import IncidentFilter
+from incidents.admin.readonly import ReadOnlyAdmin
+from incidents.models import TimelineEvent
+
+
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "incident_link", "actor_label", "kind", "message")
+    list_display_links = None
+    list_filter = (IncidentFilter, "kind")
+    search_fields = ("message", "actor_label")
+    list_select_related = ("incident",)
+    ordering = ("at", "id")
+    list_per_page = 100
+
+    @admin.display(description="Incident", ordering="incident__number")
+    def incident_link(self, event):
+        url = reverse("admin:incidents_incident_change", args=[event.incident_id])
+        return format_html('<a href="{}">{}</a>', url, event.incident.reference)
