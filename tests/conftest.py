@@ -1,6 +1,5 @@
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +8,7 @@ from django.contrib.auth.models import Group
 
 from tests.factories import ServiceFactory, UserFactory, make_incident
 from tests.programs import require_program
+from tests.worker_stack import TEST_BROKER_DIR, use_test_broker
 
 
 @pytest.fixture
@@ -63,20 +63,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
         )
 
 
-# Tasks published by this pytest process go to its own broker folder (filesystem broker), never
-# to the one `make run` uses, and never to another pytest process's real worker.
-TEST_BROKER_DIR = Path(tempfile.mkdtemp(prefix="tocsin-test-broker-"))
-if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-    from config.celery import app as _celery_app
-    from config.celery import ensure_broker_dirs
-
-    _celery_app.conf.broker_transport_options = {
-        **_celery_app.conf.broker_transport_options,
-        "data_folder_in": str(TEST_BROKER_DIR / "queue"),
-        "data_folder_out": str(TEST_BROKER_DIR / "queue"),
-        "control_folder": str(TEST_BROKER_DIR / "control"),
-    }
-    ensure_broker_dirs()
+use_test_broker()
 
 
 def pytest_unconfigure(config):
@@ -176,6 +163,5 @@ def save_screenshot(driver, name: str) -> Path:
 from tests.gunicorn_server import (  # noqa: E402, F401
     file_database,
     gunicorn_url,
-    migrated_sqlite_file,
 )
 from tests.ingest_server import server_url  # noqa: E402, F401

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -20,10 +21,28 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.conftest import TEST_BROKER_DIR
-
 ROOT = Path(__file__).resolve().parent.parent
 CELERY = str(Path(sys.executable).with_name("celery"))
+
+
+# Tasks published by this pytest process go to its own broker folder (filesystem broker), never
+# to the one `make run` uses, and never to another pytest process's real worker.
+TEST_BROKER_DIR = Path(tempfile.mkdtemp(prefix="tocsin-test-broker-"))
+
+
+def use_test_broker() -> None:
+    """Point this process's publishing at TEST_BROKER_DIR (before anything is published)."""
+    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        return
+    from config.celery import app, ensure_broker_dirs
+
+    app.conf.broker_transport_options = {
+        **app.conf.broker_transport_options,
+        "data_folder_in": str(TEST_BROKER_DIR / "queue"),
+        "data_folder_out": str(TEST_BROKER_DIR / "queue"),
+        "control_folder": str(TEST_BROKER_DIR / "control"),
+    }
+    ensure_broker_dirs()
 
 
 def database_url() -> str:
