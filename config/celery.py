@@ -10,6 +10,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from django.conf import settings
 
+from config.broker import use_atomic_filesystem_transport
+
+use_atomic_filesystem_transport()
+
 app = Celery("tocsin")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 

@@ -27,7 +27,9 @@ if not SECRET_KEY:
     )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
-TOCSIN_BASE_URL = env.str("TOCSIN_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# `make run` serves on TOCSIN_PORT; links point there unless TOCSIN_BASE_URL says otherwise.
+TOCSIN_PORT = env.int("TOCSIN_PORT", default=8000)
+TOCSIN_BASE_URL = env.str("TOCSIN_BASE_URL", default=f"http://127.0.0.1:{TOCSIN_PORT}").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[TOCSIN_BASE_URL])
 
 INSTALLED_APPS = [
@@ -90,8 +92,10 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The web app, a worker and beat share the file in `make run`: WAL lets readers and the
-    # writer overlap, IMMEDIATE transactions take the write lock up front instead of failing late.
+    # The web app, a worker and beat share the file in `make run` (and the live-server and
+    # real-worker tests share the test file): WAL lets readers and the writer overlap, IMMEDIATE
+    # transactions take the write lock up front instead of failing late, and a writer waits up
+    # to `timeout` seconds for the lock instead of failing with "database is locked".
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
@@ -250,7 +254,9 @@ SPECTACULAR_SETTINGS = {
 # --- Celery -------------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
-CELERY_FILESYSTEM_BROKER_DIR = BASE_DIR / "var" / "broker"
+CELERY_FILESYSTEM_BROKER_DIR = Path(
+    env.str("TOCSIN_BROKER_DIR", default=str(BASE_DIR / "var" / "broker"))
+)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The embedded default: a broker that needs no server, for `make run` on a fresh machine.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -258,6 +264,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(CELERY_FILESYSTEM_BROKER_DIR / "queue"),
         "control_folder": str(CELERY_FILESYSTEM_BROKER_DIR / "control"),
         "store_processed": False,
+        # Polled, not pushed: a page crosses the broker twice (escalation, then delivery).
+        "polling_interval": 0.2,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}

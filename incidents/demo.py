@@ -51,12 +51,13 @@ def seed_people() -> dict:
                 "is_staff": True,
             },
         )
-        if created:
-            if password:
-                user.set_password(password)
-            else:
-                user.set_unusable_password()
-            user.save()
+        # TOCSIN_DEMO_PASSWORD applies on every run; without it a new demo user cannot log in.
+        if password:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        elif created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
         group, _ = Group.objects.get_or_create(name=group_name)
         user.groups.add(group)
         people[username] = user

@@ -1,10 +1,14 @@
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
 
 from tests.factories import ServiceFactory, UserFactory, make_incident
+from tests.programs import require_program
+from tests.worker_stack import TEST_BROKER_DIR, use_test_broker
 
 
 @pytest.fixture
@@ -43,6 +47,44 @@ def manager(db):
     return _member_of("Incident manager", "max-manager")
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite, a test database in a file rather than Django's shared-cache memory database.
+
+    The live-server, ingestion-race and real-worker tests reach the database from other
+    threads and processes; in shared-cache memory, concurrent writers fail at once with
+    "database table is locked", while a file in WAL mode makes them wait their turn (the
+    settings' busy timeout and IMMEDIATE transactions). Each pytest process has its own file.
+    """
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(
+            tmp_path_factory.getbasetemp() / "tocsin-test.sqlite3"
+        )
+
+
+use_test_broker()
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(TEST_BROKER_DIR, ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With TOCSIN_TEST_NO_SKIPS=1 (CI, which installs everything) a skip is a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") and _no_skips():
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"Skipped, and TOCSIN_TEST_NO_SKIPS forbids skips: {reason}"
+
+
+def _no_skips() -> bool:
+    return os.environ.get("TOCSIN_TEST_NO_SKIPS", "").lower() in ("1", "true", "yes")
+
+
 @pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     """Production uses whitenoise's manifest storage, which needs `collectstatic` first."""
@@ -76,21 +118,19 @@ def pytest_collection_modifyitems(items):
             item.fixturenames.append("django_db_serialized_rollback")
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 @pytest.fixture
-def browser(tmp_path):
+def browser(tmp_path, request):
     """Real headless Chromium (Debian's chromium + chromium-driver) driven by Selenium."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as ChromeService
 
-    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing: apt-get install chromium"
-    assert os.access(CHROMEDRIVER, os.X_OK), f"{CHROMEDRIVER} is missing: install chromium-driver"
+    chromium = require_program("chromium", request.node.name)
+    chromedriver = require_program("chromedriver", request.node.name)
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = chromium
     for flag in (
         "--headless=new",
         "--no-sandbox",
@@ -105,7 +145,7 @@ def browser(tmp_path):
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=ChromeService(CHROMEDRIVER))
+    driver = webdriver.Chrome(options=options, service=ChromeService(chromedriver))
     driver.implicitly_wait(2)
     yield driver
     driver.quit()
@@ -123,6 +163,5 @@ def save_screenshot(driver, name: str) -> Path:
 from tests.gunicorn_server import (  # noqa: E402, F401
     file_database,
     gunicorn_url,
-    migrated_sqlite_file,
 )
 from tests.ingest_server import server_url  # noqa: E402, F401

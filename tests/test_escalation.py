@@ -263,16 +263,54 @@ def test_starting_twice_keeps_one_escalation(policy):
     assert IncidentEscalation.objects.filter(incident=incident).count() == 1
 
 
+@pytest.fixture
+def paging_queue():
+    """Escalation timers go to a queue of this test's own on the real broker, read back here."""
+    from uuid import uuid4
+
+    from config.celery import app
+
+    name = f"test-paging-{uuid4().hex}"
+    saved = app.conf.task_routes
+    app.conf.task_routes = {**saved, "incidents.tasks.escalation_*": {"queue": name}}
+    with app.connection_for_read() as connection:
+        queue = connection.SimpleQueue(name)
+        try:
+            yield queue
+        finally:
+            app.conf.task_routes = saved
+            queue.queue.delete()
+            queue.close()
+
+
+def _published(queue, seconds: float = 10) -> list[tuple[str, list]]:
+    """(task, args) of the messages on `queue`: the first waited for, then whatever is there."""
+    got = []
+    block, timeout = True, seconds
+    while True:
+        try:
+            message = queue.get(block=block, timeout=timeout)
+        except queue.Empty:
+            return got
+        message.ack()
+        got.append((message.headers["task"], list(message.payload[0])))
+        block, timeout = False, None
+
+
 def test_opening_an_incident_starts_its_escalation_on_commit(
-    policy, django_capture_on_commit_callbacks
+    policy, paging_queue, django_capture_on_commit_callbacks
 ):
     service = ServiceFactory(name="Checkout", slug="checkout", escalation_policy=policy)
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         incident = make_incident(services=[service])
-    assert state_of(incident).state == EscalationState.ACTIVE
-    with django_capture_on_commit_callbacks(execute=True):
-        incident_acknowledge(incident=incident)
-    assert state_of(incident).state == EscalationState.ACKNOWLEDGED
+    # The escalation row is written with the incident; its timer waits for the commit.
+    started = state_of(incident)
+    assert started.state == EscalationState.ACTIVE
+    assert _published(paging_queue, seconds=1) == []
+    for callback in callbacks:
+        callback()
+    fired = [args for task, args in _published(paging_queue) if task == escalation.FIRE_TASK]
+    assert fired == [[started.pk, started.version]]
 
 
 def test_escalate_now_fires_the_pending_step(policy, people):

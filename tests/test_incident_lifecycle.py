@@ -183,13 +183,17 @@ def test_numbers_are_sequential_and_readable():
     assert first.reference == f"INC-{first.number}"
 
 
-def test_create_records_actor_or_integration_in_timeline():
+def test_create_records_actor_or_integration_in_timeline(user):
     by_integration = make_incident(via="Alertmanager: production")
     event = by_integration.timeline.get(kind=TimelineKind.CREATED)
-    assert event.kind == TimelineKind.CREATED
+    assert event.message.endswith("by Alertmanager: production.")
     assert event.actor is None
     assert event.actor_label == "Alertmanager: production"
     assert by_integration.status == S.TRIGGERED
+    by_person = make_incident(actor=user)
+    event = by_person.timeline.get(kind=TimelineKind.CREATED)
+    assert event.actor == user
+    assert event.message.endswith(f"by {event.actor_label}.")
 
 
 def test_create_refuses_a_blank_title():

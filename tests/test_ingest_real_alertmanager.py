@@ -4,7 +4,6 @@ amtool fires an alert, Alertmanager groups it and posts its webhook; the alert i
 (the same notification after repeat_interval) and then resolved with amtool --end.
 """
 
-import shutil
 import socket
 import subprocess
 import time
@@ -17,10 +16,7 @@ from incidents.choices import IncidentStatus
 from incidents.defaults import ensure_default_severities
 from incidents.models import Alert, Incident, Severity
 from tests.factories import make_integration
-
-# Debian's package; the test needs both (apt-get install prometheus-alertmanager).
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or "prometheus-alertmanager"
-AMTOOL = shutil.which("amtool") or "amtool"
+from tests.programs import PROGRAMS, require_program
 
 CONFIG = """
 route:
@@ -57,7 +53,14 @@ def _wait_for(condition, timeout: float = 30.0):
 
 
 @pytest.fixture
-def alertmanager(server_url, tmp_path):
+def programs(request):
+    """Debian's prometheus-alertmanager package brings both."""
+    test = request.node.name
+    return {name: require_program(name, test) for name in ("alertmanager", "amtool")}
+
+
+@pytest.fixture
+def alertmanager(programs, server_url, tmp_path):
     ensure_default_severities(Severity)
     _, token = make_integration(name="prometheus", kind="alertmanager", rate_limit_per_minute=0)
     config = tmp_path / "alertmanager.yml"
@@ -65,7 +68,7 @@ def alertmanager(server_url, tmp_path):
     port = _free_port()
     process = subprocess.Popen(
         [
-            ALERTMANAGER,
+            programs["alertmanager"],
             f"--config.file={config}",
             f"--storage.path={tmp_path / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
@@ -93,7 +96,7 @@ def _ready(url: str) -> bool:
 
 def amtool(url: str, *args: str) -> None:
     subprocess.run(
-        [AMTOOL, "alert", "add", f"--alertmanager.url={url}", *args],
+        [PROGRAMS["amtool"].path, "alert", "add", f"--alertmanager.url={url}", *args],
         check=True,
         capture_output=True,
         timeout=15,

@@ -2,7 +2,6 @@
 
 import html
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -11,6 +10,7 @@ from django.urls import reverse
 
 from incidents.models import Integration
 from tests.factories import make_integration
+from tests.programs import require_program
 
 pytestmark = pytest.mark.django_db
 
@@ -106,7 +106,7 @@ def test_the_alertmanager_example_is_a_receiver_amtool_accepts(admin_client, set
     config = tmp_path / "alertmanager.yml"
     config.write_text("route:\n  receiver: tocsin\n" + receiver + "\n")
     checked = subprocess.run(
-        [shutil.which("amtool") or "amtool", "check-config", str(config)],
+        [require_program("amtool"), "check-config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -116,6 +116,9 @@ def test_migrate_resyncs_groups_with_the_permission_map():
     assert granted("Viewer") == set(STAFF_GROUPS["Viewer"])
 
 
+# Transactional: SQLite's schema editor refuses to open inside the transaction that wraps a
+# plain test (it must switch foreign-key checks off first, which SQLite cannot do mid-transaction).
+@pytest.mark.django_db(transaction=True)
 def test_the_data_migration_creates_the_groups_with_historical_models():
     Group.objects.filter(name__in=STAFF_GROUPS).delete()
     migration = importlib.import_module("incidents.migrations.0003_staff_groups")

@@ -10,12 +10,14 @@ keep it near a minute on two cores (random seeds at 100 examples found nothing m
 """
 
 from datetime import timedelta
+from urllib.parse import unquote
 
 import pytest
 import schemathesis
 from django.contrib.auth.models import Group
 from django.core import signals
 from django.db import close_old_connections
+from django.urls import Resolver404, resolve
 from hypothesis import HealthCheck, settings
 from knox.models import AuthToken
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -139,3 +141,60 @@ def test_api_answers_within_its_schema(case, credentials, world):
         headers = {"Authorization": f"Token {key}"}
         point_at_world(case, world, user.username)
     case.call_and_validate(headers=headers, excluded_checks=EXCLUDED_CHECKS)
+
+
+# The same operations without rights: anonymous callers are refused with 401, a Viewer's writes
+# with 403, and nothing answers 5xx. A generated path that matches no URL (an id that is no
+# number) is a 404 before anyone is asked who they are. Few examples: most stop at the check.
+ROLE_SETTINGS = settings(
+    max_examples=5, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)
+READ = {"GET", "HEAD", "OPTIONS"}
+
+
+@pytest.fixture
+def viewer_key(db):
+    viewer = UserFactory(username="vera-fuzz")
+    viewer.groups.add(Group.objects.get(name="Viewer"))
+    return viewer, AuthToken.objects.create(viewer)[1]
+
+
+def _refusal(case, response, refused: int) -> tuple[int, set[int]]:
+    """(status, what it may be): `refused`; 404 where the path routes nowhere; 415 for a body
+    sent as something other than JSON."""
+    assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.text[:500]}"
+    expected = {refused}
+    try:
+        routed = resolve(unquote(case.formatted_path)).url_name != "api-not-found"
+    except Resolver404:
+        routed = False
+    if not routed:
+        expected.add(404)
+    sent_as = response.request.headers.get("Content-Type") or "application/json"
+    if not sent_as.startswith("application/json"):
+        expected.add(415)
+    return response.status_code, expected
+
+
+@schema.parametrize()
+@ROLE_SETTINGS
+def test_api_refuses_anonymous_callers_and_a_viewers_writes(case, credentials, world, viewer_key):
+    path, method = case.operation.path, case.method.upper()
+    if path == "/v2/enqueue":
+        return  # PagerDuty's events API authenticates by the routing key in the body (above)
+    point_at_world(case, world, credentials[0].username)
+    status, expected = _refusal(case, case.call(), 401)
+    if method == case.operation.method.upper():  # not one of the generated wrong methods
+        assert status in expected, f"{method} {case.formatted_path} answered {status} to nobody"
+    if path in INGEST_KINDS or path.startswith("/v2/"):
+        return  # integration tokens, not people, post alerts
+    viewer, key = viewer_key
+    point_at_world(case, world, viewer.username)
+    answer = case.call(headers={"Authorization": f"Token {key}"})
+    status, expected = _refusal(case, answer, 403)
+    expected.add(404)  # a write to a user or object that does not exist may say so first
+    assert status != 401
+    # Everyone keeps their own contact methods (a Viewer too).
+    own = (case.path_parameters or {}).get("username") == viewer.username
+    if method not in READ and method == case.operation.method.upper() and not own:
+        assert status in expected, f"{method} {case.formatted_path}: {status} to a Viewer"

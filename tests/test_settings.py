@@ -70,3 +70,22 @@ def test_debug_turns_off_https_redirect_and_secure_cookies():
 def test_debug_does_not_make_celery_eager():
     script = "from config.celery import app; print(app.conf.task_always_eager)"
     assert run_manage("shell", "--no-imports", "-c", script, DEBUG="True").stdout.strip() == "False"
+
+
+def test_base_url_follows_tocsin_port_unless_given(monkeypatch):
+    for name in ("TOCSIN_BASE_URL", "CSRF_TRUSTED_ORIGINS"):
+        monkeypatch.delenv(name, raising=False)
+    show = (
+        "from django.conf import settings as s; print(s.TOCSIN_BASE_URL, *s.CSRF_TRUSTED_ORIGINS)"
+    )
+    default = run_manage("shell", "--no-imports", "-c", show, TOCSIN_PORT="8123")
+    assert default.stdout.split() == ["http://127.0.0.1:8123"] * 2, default.stderr
+    given = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        show,
+        TOCSIN_PORT="8123",
+        TOCSIN_BASE_URL="https://t.example/",
+    )
+    assert given.stdout.split() == ["https://t.example"] * 2, given.stderr

@@ -2,6 +2,8 @@
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 from incidents import lifecycle
 from tests.conftest import save_screenshot
@@ -48,5 +50,8 @@ def test_status_page_in_a_real_browser(live_server, browser):
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
     save_screenshot(browser, "status-page")
 
+    banner = browser.find_element(By.CSS_SELECTOR, ".banner h1")
     browser.find_element(By.LINK_TEXT, "Orders failing at checkout").click()
+    # The incident's own page has loaded once the overview's heading is gone.
+    WebDriverWait(browser, 10).until(EC.staleness_of(banner))
     assert browser.find_element(By.TAG_NAME, "h1").text == "Orders failing at checkout"

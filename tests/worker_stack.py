@@ -1,0 +1,132 @@
+"""Real Celery processes for end-to-end tests, on whatever this test run uses.
+
+PostgreSQL or the SQLite test file (a file, see conftest), Redis or this pytest process's own
+filesystem broker folder: the subprocesses are pointed at exactly the database and broker the
+test process writes to and publishes on, so a task the test queues is one they consume.
+"""
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+CELERY = str(Path(sys.executable).with_name("celery"))
+
+
+# Tasks published by this pytest process go to its own broker folder (filesystem broker), never
+# to the one `make run` uses, and never to another pytest process's real worker.
+TEST_BROKER_DIR = Path(tempfile.mkdtemp(prefix="tocsin-test-broker-"))
+
+
+def use_test_broker() -> None:
+    """Point this process's publishing at TEST_BROKER_DIR (before anything is published)."""
+    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        return
+    from config.celery import app, ensure_broker_dirs
+
+    app.conf.broker_transport_options = {
+        **app.conf.broker_transport_options,
+        "data_folder_in": str(TEST_BROKER_DIR / "queue"),
+        "data_folder_out": str(TEST_BROKER_DIR / "queue"),
+        "control_folder": str(TEST_BROKER_DIR / "control"),
+    }
+    ensure_broker_dirs()
+
+
+def database_url() -> str:
+    """The test database (not the configured one) as a DATABASE_URL for a subprocess."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        name = db["NAME"]
+        if "mode=memory" in str(name) or str(name) == ":memory:":
+            pytest.fail("Real-worker tests need a file test database (see tests/conftest.py).")
+        return f"sqlite:///{Path(name).resolve()}"
+    auth = quote(db["USER"], safe="")
+    if db.get("PASSWORD"):
+        auth += f":{quote(db['PASSWORD'], safe='')}"
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def uses_redis() -> bool:
+    return settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+
+
+def flush_broker() -> None:
+    """Drop every queued message (the Redis database, or the broker folder's files)."""
+    if uses_redis():
+        import redis
+
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+        return
+    for folder in ("queue", "control"):
+        shutil.rmtree(TEST_BROKER_DIR / folder, ignore_errors=True)
+        (TEST_BROKER_DIR / folder).mkdir(parents=True)
+
+
+def worker_env(**extra: str) -> dict:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "TOCSIN_BROKER_DIR": str(TEST_BROKER_DIR),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "CONN_MAX_AGE": "0",
+        "DEBUG": "False",
+        "EMAIL_URL": "consolemail://",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(extra)
+    return env
+
+
+def _die_with_parent() -> None:
+    """Linux: the subprocess gets SIGKILL when the process that started it dies, even by
+    SIGKILL or a timeout, so no worker outlives its test run."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def spawn(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [CELERY, "-A", "config", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+
+
+def kill(process: subprocess.Popen | None) -> None:
+    if process and process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+def wait_for(condition, seconds: float, message) -> float:
+    """Poll `condition` until it holds; the wall-clock time it did. `message` may be callable."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return time.time()
+        time.sleep(0.1)
+    pytest.fail(f"Timed out after {seconds}s: {message() if callable(message) else message}")
+
+
+def succeeded(log: Path, task: str, event: str = " succeeded in ") -> int:
+    """How many runs of `task` the worker log reports as finished (or as another `event`)."""
+    text = log.read_text() if log.exists() else ""
+    return sum(1 for line in text.splitlines() if f"{task}[" in line and event in line)
