@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
+from incidents.admin.readonly import ReadOnlyAdmin
 from incidents.errors import DomainError
 from incidents.models import Incident
 from runbooks.files import dump, spec_of
@@ -261,7 +262,7 @@ class RunbookAdmin(admin.ModelAdmin):
 
 
 @admin.register(RunbookRevision)
-class RunbookRevisionAdmin(admin.ModelAdmin):
+class RunbookRevisionAdmin(ReadOnlyAdmin):
     """Read-only history. Each revision shows its text and a diff against the current runbook."""
 
     list_display = ("runbook", "number", "author", "created_at", "summary")
@@ -275,15 +276,6 @@ class RunbookRevisionAdmin(admin.ModelAdmin):
 
     class Media:
         css = MEDIA_CSS
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="This revision")
     def file_text(self, revision):
@@ -477,18 +469,9 @@ class RunbookRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(RunStepCheck)
-class RunStepCheckAdmin(admin.ModelAdmin):
+class RunStepCheckAdmin(ReadOnlyAdmin):
     """Every tick, for audits; read-only (ticks are made on the checklist page)."""
 
     list_display = ("run", "step", "checked_by", "checked_at", "note")
     list_select_related = ("run__runbook", "run__incident", "step", "checked_by")
     date_hierarchy = "checked_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -7,6 +7,7 @@ from django.db.models import Count, Prefetch
 from django.utils.html import format_html, format_html_join
 
 from incidents.admin.people import PeoplePickers
+from incidents.admin.readonly import ReadOnlyAdmin
 from incidents.admin.secrets import SecretAddressAdmin
 from incidents.errors import DomainError
 from incidents.escalation import escalation_escalate_now
@@ -217,22 +218,13 @@ class IncidentEscalationInline(admin.StackedInline):
 
 
 @admin.register(IncidentEscalation)
-class IncidentEscalationAdmin(admin.ModelAdmin):
+class IncidentEscalationAdmin(ReadOnlyAdmin):
     list_display = ("incident", "policy_name", "state", "step_of", "round_of", "next_at", "version")
     list_filter = ("state",)
     list_select_related = ("incident",)
     search_fields = ("incident__title", "policy_name")
     readonly_fields = [f.name for f in IncidentEscalation._meta.fields]
     actions = ("escalate_now",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_escalate_permission(self, request):
         return request.user.has_perm("incidents.escalate_incident")

@@ -5,6 +5,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from incidents.admin.people import PeoplePickers
+from incidents.admin.readonly import ReadOnlyAdmin
 from incidents.admin.secrets import SecretAddressAdmin, masked_address
 from incidents.errors import DomainError
 from incidents.models import ContactMethod, Notification, NotificationRule
@@ -51,7 +52,7 @@ class ContactMethodAdmin(PeoplePickers, SecretAddressAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "incident",
@@ -75,15 +76,6 @@ class NotificationAdmin(admin.ModelAdmin):
     masked_address = staticmethod(masked_address)
     actions = ("retry",)
     list_per_page = 100
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_retry_permission(self, request):
         return request.user.has_perm("incidents.retry_notification")
