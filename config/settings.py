@@ -211,7 +211,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "incidents.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "incidents.api.errors.exception_handler",
-    # JSON in and out (DESIGN.md): form encodings cannot carry the nested rotations and steps,
+    # JSON in and out: form encodings cannot carry the nested rotations and steps,
     # so they are neither accepted nor documented.
     "DEFAULT_PARSER_CLASSES": ["incidents.api.bodies.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]

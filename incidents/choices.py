@@ -18,7 +18,7 @@ WORKING_STATUSES = frozenset(
     {IncidentStatus.INVESTIGATING, IncidentStatus.IDENTIFIED, IncidentStatus.MONITORING}
 )
 
-# The one place the status flow is written down (DESIGN.md, "Incident").
+# The one place the status flow is written down.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     IncidentStatus.TRIGGERED: frozenset(
         {IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESOLVED, *WORKING_STATUSES}
@@ -52,7 +52,7 @@ class PostmortemPolicy(models.TextChoices):
 
 
 class UpdateStatus(models.TextChoices):
-    """The phases a status update speaks of (the seeds' communication templates)."""
+    """The phases a status update speaks of (the team runbooks' communication templates)."""
 
     INVESTIGATING = "investigating", "Investigating"
     IDENTIFIED = "identified", "Identified"

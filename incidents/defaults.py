@@ -1,4 +1,4 @@
-"""Default severities, taken from the team runbooks in shared/seeds (P0 critical ... P3 low).
+"""Default severities, taken from the team runbooks Tocsin was written for (P0 critical ... P3 low).
 
 Where the runbooks disagree we keep the stricter paging target and the runbooks' stated goals:
 P0 acknowledged within 15 minutes, resolved within an hour, updates every 30 minutes, a

@@ -127,7 +127,7 @@ def _replay(incident: Incident, *, started_ago: timedelta, minutes: list[int]) -
 
 
 def seed_incidents(people: dict, services: dict) -> None:
-    """A handful of incidents from the seeds' scenarios, once (skipped if any incident exists)."""
+    """A handful of incidents from the team runbooks' scenarios, once (skipped if any incident exists)."""
     if Incident.objects.exists():
         return
     sev = {s.key: s for s in Severity.objects.all()}

@@ -1,4 +1,4 @@
-"""Prefilled message texts from the seeds' communication templates (templates/messages/)."""
+"""Prefilled message texts from the team runbooks' communication templates (templates/messages/)."""
 
 from datetime import timedelta
 

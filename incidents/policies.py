@@ -122,7 +122,7 @@ def severity_route_set(
 
 
 def seed_demo_escalation(*, people: dict, services: dict) -> None:
-    """The seeds' escalation paths, once: the on-call, then the engineering lead (carol) after
+    """The team runbooks' escalation paths, once: the on-call, then the engineering lead (carol) after
     15 minutes (also the default policy); P0 pages the on-call and the lead at once, then the
     CTO (dave) after 15 minutes.
 

@@ -2,7 +2,7 @@
 
 Every timer is a row with a deadline; the ETA task published here only makes it fire on time.
 A publish that fails is logged and forgotten: the beat sweep fires the row one sweep later
-(DESIGN.md, "Timers: durable first, prompt second").
+(durable first, prompt second).
 """
 
 import logging

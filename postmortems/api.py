@@ -203,7 +203,7 @@ class MarkdownRenderer(renderers.BaseRenderer):
 
 
 class IncidentPostmortemMarkdown(APIView):
-    """The post-mortem in the seeds' template, as a Markdown file."""
+    """The post-mortem in the team runbooks' template, as a Markdown file."""
 
     renderer_classes = [MarkdownRenderer]
     permission_classes = [has_perm("postmortems.view_postmortem")]

@@ -33,7 +33,7 @@ class ActionStatus(models.TextChoices):
 
 ACTION_OPEN_STATUSES = frozenset({ActionStatus.OPEN, ActionStatus.IN_PROGRESS})
 
-# Root-cause categories seeded by the data migration; the seeds' incident log names most.
+# Root-cause categories seeded by the data migration; the team runbooks' incident log names most.
 DEFAULT_ROOT_CAUSE_CATEGORIES = [
     "Deployment",
     "Configuration",

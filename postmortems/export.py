@@ -1,4 +1,4 @@
-"""A post-mortem as the seeds' Markdown template, and as HTML for the printable page."""
+"""A post-mortem as the team runbooks' Markdown template, and as HTML for the printable page."""
 
 from datetime import UTC, timedelta
 
@@ -149,7 +149,7 @@ def postmortem_html(postmortem: Postmortem) -> str:
 
 
 def markdown_filename(postmortem: Postmortem) -> str:
-    """The seeds' naming: YYYY-MM-DD-incident-name.md."""
+    """The team runbooks' naming: YYYY-MM-DD-incident-name.md."""
     from django.utils.text import slugify
 
     incident = postmortem.incident

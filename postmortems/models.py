@@ -36,7 +36,7 @@ class PostmortemQuerySet(models.QuerySet):
 
 
 class Postmortem(models.Model):
-    """The blameless review of one incident, in the seeds' template sections."""
+    """The blameless review of one incident, in the team runbooks' template sections."""
 
     incident = models.OneToOneField(
         "incidents.Incident", on_delete=models.CASCADE, related_name="postmortem"

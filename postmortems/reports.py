@@ -1,4 +1,4 @@
-"""Incident metrics the seeds ask to track monthly, computed in the database.
+"""Incident metrics the team runbooks ask to track monthly, computed in the database.
 
 Definitions (docs/postmortems.md):
 - MTTD, mean time to detect: detected_at - started_at.
@@ -30,7 +30,7 @@ from django.db.models.functions import Lag, TruncMonth
 from incidents.models import Incident, Severity
 
 REPEAT_WINDOW = timedelta(days=90)
-# The seeds' goal: detect within five minutes.
+# The team runbooks' goal: detect within five minutes.
 MTTD_GOAL = timedelta(minutes=5)
 
 

@@ -47,7 +47,7 @@ def primary_schedule(people):
 
 @pytest.fixture
 def policy(people, primary_schedule):
-    """The seeds' path: the on-call now, the engineering lead after 15 minutes."""
+    """The team runbooks' path: the on-call now, the engineering lead after 15 minutes."""
     return escalation_policy_create(
         name="Checkout",
         steps=[

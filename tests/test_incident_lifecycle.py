@@ -1,4 +1,4 @@
-"""The status flow of DESIGN.md, enforced by incidents.lifecycle, and the timeline it writes."""
+"""The status flow, enforced by incidents.lifecycle, and the timeline it writes."""
 
 import pytest
 

@@ -84,7 +84,7 @@ def test_anonymous_callers_get_401(resolved_p0):
     assert client.get(f"/api/v1/incidents/{resolved_p0.pk}/postmortem.md").status_code == 401
 
 
-def test_markdown_export_fills_the_seeds_template(viewer, resolved_p0):
+def test_markdown_export_fills_the_runbooks_template(viewer, resolved_p0):
     postmortem = Postmortem.objects.get(incident=resolved_p0)
     postmortem_update(
         postmortem=postmortem,

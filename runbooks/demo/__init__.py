@@ -1,4 +1,4 @@
-"""Demo runbooks for `seed_demo`, written for the scenarios of the team runbooks in the seeds."""
+"""Demo runbooks for `seed_demo`, written for the scenarios of the team runbooks."""
 
 from pathlib import Path
 
