@@ -297,6 +297,8 @@ def _published(queue, seconds: float = 10) -> list[tuple[str, list]]:
         block, timeout = False, None
 
 
+# The real-worker tests flush the broker's Redis database: run beside them, never at the same time.
+@pytest.mark.xdist_group("celery-worker")
 def test_opening_an_incident_starts_its_escalation_on_commit(
     policy, paging_queue, django_capture_on_commit_callbacks
 ):
