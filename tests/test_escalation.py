@@ -1,5 +1,6 @@
 """Escalation step logic: delays, repeat, nobody on call, acknowledge, resolve, snapshot, CAS."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -264,43 +265,25 @@ def test_starting_twice_keeps_one_escalation(policy):
 
 
 @pytest.fixture
-def paging_queue():
-    """Escalation timers go to a queue of this test's own on the real broker, read back here."""
-    from uuid import uuid4
+def published():
+    """(task, args) of every message the real broker accepted while the test ran (Celery's
+    after_task_publish signal fires once the broker has the message)."""
+    from celery.signals import after_task_publish
 
-    from config.celery import app
+    seen: list[tuple[str, list]] = []
 
-    name = f"test-paging-{uuid4().hex}"
-    saved = app.conf.task_routes
-    app.conf.task_routes = {**saved, "incidents.tasks.escalation_*": {"queue": name}}
-    with app.connection_for_read() as connection:
-        queue = connection.SimpleQueue(name)
-        try:
-            yield queue
-        finally:
-            app.conf.task_routes = saved
-            queue.queue.delete()
-            queue.close()
+    def record(sender=None, body=None, **kwargs):
+        seen.append((sender, list(body[0])))
+
+    after_task_publish.connect(record, weak=False)
+    try:
+        yield seen
+    finally:
+        after_task_publish.disconnect(record)
 
 
-def _published(queue, seconds: float = 10) -> list[tuple[str, list]]:
-    """(task, args) of the messages on `queue`: the first waited for, then whatever is there."""
-    got = []
-    block, timeout = True, seconds
-    while True:
-        try:
-            message = queue.get(block=block, timeout=timeout)
-        except queue.Empty:
-            return got
-        message.ack()
-        got.append((message.headers["task"], list(message.payload[0])))
-        block, timeout = False, None
-
-
-# The real-worker tests flush the broker's Redis database: run beside them, never at the same time.
-@pytest.mark.xdist_group("celery-worker")
 def test_opening_an_incident_starts_its_escalation_on_commit(
-    policy, paging_queue, django_capture_on_commit_callbacks
+    policy, published, django_capture_on_commit_callbacks
 ):
     service = ServiceFactory(name="Checkout", slug="checkout", escalation_policy=policy)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -308,11 +291,22 @@ def test_opening_an_incident_starts_its_escalation_on_commit(
     # The escalation row is written with the incident; its timer waits for the commit.
     started = state_of(incident)
     assert started.state == EscalationState.ACTIVE
-    assert _published(paging_queue, seconds=1) == []
+    # Timers are published from a background thread: give a publish that should not happen a
+    # second to show, and the one that should ten.
+    assert _fired(published, seconds=1) == []
     for callback in callbacks:
         callback()
-    fired = [args for task, args in _published(paging_queue) if task == escalation.FIRE_TASK]
-    assert fired == [[started.pk, started.version]]
+    assert _fired(published, seconds=10) == [[started.pk, started.version]]
+
+
+def _fired(published, seconds: float) -> list[list]:
+    """The fire-step timers published so far, waiting up to `seconds` for the first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = [args for task, args in published if task == escalation.FIRE_TASK]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
 
 
 def test_escalate_now_fires_the_pending_step(policy, people):
