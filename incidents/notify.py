@@ -182,6 +182,23 @@ def _to_person(incident: Incident, user, route: Route, dedup_key: str, **fields)
     )
 
 
+def person_pages(
+    incident: Incident, users: Iterable, *, prefix: str, now: datetime, cache=None, **fields
+) -> list[Notification]:
+    """One unsaved row per route of each person (their rules, else their methods, else their
+    account e-mail), keyed under `prefix` so a repeat of the same page is the same row."""
+    rows = []
+    for user in users:
+        for route in routes_for(user, now, cache):
+            key = f"{prefix}:user:{user.pk}:{route.kind}:{_digest(route.address)}"
+            rows.append(
+                _to_person(
+                    incident, user, route, key, rule=route.rule, due_at=route.due_at, **fields
+                )
+            )
+    return rows
+
+
 def page(
     *,
     incident: Incident,
@@ -193,24 +210,17 @@ def page(
     cache: dict | None = None,
 ) -> list[Notification]:
     """Queue one step's pages: each person by their rules, each team channel once."""
-    rows = []
     prefix = f"page:{incident.pk}:{rnd}:{step}"
-    for user in users:
-        for route in routes_for(user, now, cache):
-            key = f"{prefix}:user:{user.pk}:{route.kind}:{_digest(route.address)}"
-            rows.append(
-                _to_person(
-                    incident,
-                    user,
-                    route,
-                    key,
-                    reason=NotificationReason.PAGE,
-                    rule=route.rule,
-                    round=rnd,
-                    step=step,
-                    due_at=route.due_at,
-                )
-            )
+    rows = person_pages(
+        incident,
+        users,
+        prefix=prefix,
+        now=now,
+        cache=cache,
+        reason=NotificationReason.PAGE,
+        round=rnd,
+        step=step,
+    )
     for channel in channels:
         rows.append(
             Notification(

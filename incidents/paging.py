@@ -31,7 +31,7 @@ from incidents.models import (
     Responder,
     Schedule,
 )
-from incidents.notify import _digest, _queue_all, _to_person, admin_url, followup, routes_for
+from incidents.notify import _queue_all, admin_url, followup, person_pages
 from incidents.oncall import oncall_users
 from incidents.timeline import actor_label, timeline_record
 
@@ -143,22 +143,9 @@ def _queue_direct(
     incident: Incident, users: Iterable, *, prefix: str, note: str, now: datetime
 ) -> list[Notification]:
     """Page each person by all their routes, with `note` saying why."""
-    rows = []
-    for user in users:
-        for route in routes_for(user, now):
-            key = f"{prefix}:user:{user.pk}:{route.kind}:{_digest(route.address)}"
-            rows.append(
-                _to_person(
-                    incident,
-                    user,
-                    route,
-                    key,
-                    reason=NotificationReason.DIRECT,
-                    rule=route.rule,
-                    due_at=route.due_at,
-                    body=note,
-                )
-            )
+    rows = person_pages(
+        incident, users, prefix=prefix, now=now, reason=NotificationReason.DIRECT, body=note
+    )
     return _queue_all(rows)
 
 
