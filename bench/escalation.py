@@ -38,8 +38,7 @@ from django.db import transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from incidents import escalation, timers  # noqa: E402
-from incidents.choices import IncidentStatus  # noqa: E402
+from incidents.core.choices import IncidentStatus  # noqa: E402
 from incidents.models import (  # noqa: E402
     Incident,
     IncidentCounter,
@@ -48,8 +47,10 @@ from incidents.models import (  # noqa: E402
     Severity,
     TimelineEvent,
 )
-from incidents.notify import contact_method_create  # noqa: E402
-from incidents.policies import StepInput, escalation_policy_create  # noqa: E402
+from incidents.paging import deadlines as timers  # noqa: E402
+from incidents.paging import engine as escalation  # noqa: E402
+from incidents.paging.delivery import contact_method_create  # noqa: E402
+from incidents.paging.policies import StepInput, escalation_policy_create  # noqa: E402
 
 PREFIX = "[bench-escalation]"
 CELERY = str(Path(sys.executable).with_name("celery"))
@@ -74,7 +75,7 @@ def clean() -> None:
 def setup_policy():
     from django.contrib.auth import get_user_model
 
-    from incidents.scheduling import RotationInput, schedule_create
+    from incidents.oncall.schedules import RotationInput, schedule_create
 
     user = get_user_model().objects.create(username="bench-oncall", email="oncall@example.com")
     contact_method_create(user=user, kind="email", address="bench-oncall@example.com")

@@ -1,6 +1,6 @@
 """Time the final shifts of 200 schedules x 3 layers over 14 days (target: under 1 s).
 
-Pure computation from plain rows (`incidents.oncall`), as the admin changelist, the API list and
+Pure computation from plain rows (`incidents.oncall.compute`), as the admin changelist, the API list and
 the handoff sweep do after their fixed number of queries. Run: `.venv/bin/python bench/oncall.py`.
 """
 
@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from incidents.oncall import LayerSpec, OverrideSpec, ScheduleSpec, spec_final_shifts
+from incidents.oncall.compute import LayerSpec, OverrideSpec, ScheduleSpec, spec_final_shifts
 
 SCHEDULES = 200
 DAYS = 14

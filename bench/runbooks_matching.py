@@ -27,7 +27,7 @@ from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from incidents.lifecycle import incident_create  # noqa: E402
+from incidents.core.lifecycle import incident_create  # noqa: E402
 from incidents.models import Alert, Integration, Service, Severity  # noqa: E402
 from runbooks.matching import runbooks_for_incident  # noqa: E402
 from runbooks.models import MatchRule, Runbook  # noqa: E402

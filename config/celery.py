@@ -1,6 +1,7 @@
 """The Celery app: queues, routing and the beat schedule live here, in code."""
 
 import os
+from pathlib import Path
 
 from celery import Celery
 from celery.schedules import crontab
@@ -55,10 +56,25 @@ app.conf.beat_schedule["oncall-handoff-sweep"] = {
     "schedule": _HANDOFF_SECONDS,
     "options": {"expires": max(_HANDOFF_SECONDS, 1.0)},
 }
-# Task modules outside an app's tasks.py, which autodiscover_tasks() would not find.
-app.conf.imports = (*app.conf.imports, "incidents.oncall_tasks", "incidents.statuspage.tasks")
 
-app.autodiscover_tasks()
+
+def _task_packages() -> list[str]:
+    """Every installed app and each of its sub-packages: autodiscovery finds their tasks.py."""
+    from django.apps import apps
+
+    packages = []
+    for config in apps.get_app_configs():
+        packages.append(config.name)
+        root = Path(config.path)
+        packages += [
+            f"{config.name}.{child.name}"
+            for child in sorted(root.iterdir())
+            if (child / "tasks.py").is_file() and (child / "__init__.py").is_file()
+        ]
+    return packages
+
+
+app.autodiscover_tasks(_task_packages)
 
 
 def ensure_broker_dirs() -> None:

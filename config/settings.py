@@ -117,7 +117,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
-# Every date-time Django renders carries its zone, in the format incidents.formatting uses.
+# Every date-time Django renders carries its zone, in the format incidents.core.formatting uses.
 FORMAT_MODULE_PATH = ["config.formats"]
 
 STATIC_URL = "static/"
@@ -187,7 +187,7 @@ CONTENT_SECURITY_POLICY = {
 AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_FAILURE_LIMIT = env.int("TOCSIN_LOGIN_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("TOCSIN_LOGIN_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_CALLABLE = "incidents.throttle.lockout_response"
+AXES_LOCKOUT_CALLABLE = "incidents.core.throttle.lockout_response"
 AXES_RESET_ON_SUCCESS = False
 # Behind N reverse proxies, the client address is the Nth from the right of X-Forwarded-For.
 AXES_IPWARE_PROXY_COUNT = env.int("TOCSIN_PROXY_COUNT", default=0)
@@ -202,7 +202,7 @@ TOCSIN_OUTBOUND_ALLOWED_NETWORKS = env.list("TOCSIN_OUTBOUND_ALLOWED_NETWORKS", 
 # --- REST API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "incidents.throttle.ThrottledTokenAuthentication",
+        "incidents.core.throttle.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["incidents.api.permissions.ModelPermissions"],
@@ -239,15 +239,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Several models have a `status`; give each choice set its own schema name.
     "ENUM_NAME_OVERRIDES": {
-        "IncidentStatusEnum": "incidents.choices.IncidentStatus",
-        "UpdateStatusEnum": "incidents.choices.UpdateStatus",
+        "IncidentStatusEnum": "incidents.core.choices.IncidentStatus",
+        "UpdateStatusEnum": "incidents.core.choices.UpdateStatus",
         "AlertStatusEnum": "incidents.models.alert.AlertStatus",
         "NotificationStatusEnum": "incidents.models.notify.NotificationStatus",
         "PostmortemStatusEnum": "postmortems.choices.PostmortemStatus",
         "ActionItemStatusEnum": "postmortems.choices.ActionStatus",
         "ActionItemPriorityEnum": "postmortems.choices.ActionPriority",
         "IntegrationKindEnum": "incidents.models.alert.IntegrationKind",
-        "ContactKindEnum": "incidents.choices.ContactKind",
+        "ContactKindEnum": "incidents.core.choices.ContactKind",
     },
 }
 

@@ -2,10 +2,11 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from incidents import health, ical
 from incidents.admin import people
 from incidents.api import ingest as ingest_api
 from incidents.api.errors import api_not_found
+from incidents.core import health
+from incidents.oncall import ical
 from incidents.statuspage import views as status_views
 
 urlpatterns = [

@@ -11,7 +11,7 @@ def _resync_staff_groups(sender, using="default", apps=global_apps, **kwargs):
     """
     from django.contrib.auth.management import create_permissions
 
-    from incidents.permissions import sync_staff_groups
+    from incidents.core.permissions import sync_staff_groups
 
     try:
         group_model = apps.get_model("auth", "Group")
@@ -29,13 +29,14 @@ class IncidentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from incidents import checks  # noqa: F401  (registers the system checks)
+        from incidents.core import checks  # noqa: F401  (registers the system checks)
         from incidents.statuspage import hooks  # noqa: F401  (registers lifecycle hooks)
 
         post_migrate.connect(
             _resync_staff_groups, sender=self, dispatch_uid="incidents.resync_staff_groups"
         )
-        from incidents import escalation, paging
+        from incidents.paging import engine as escalation
+        from incidents.paging import fallback as paging
 
         escalation.register_hooks()
         paging.register_hooks()

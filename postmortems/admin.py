@@ -17,8 +17,8 @@ from django.utils.html import format_html
 
 from incidents.admin.display import severity_badge
 from incidents.admin.people import PeoplePickers
-from incidents.errors import DomainError
-from incidents.formatting import format_time
+from incidents.core.errors import DomainError
+from incidents.core.formatting import format_time
 from incidents.models import Incident
 from postmortems import services
 from postmortems.choices import POSTMORTEM_TRANSITIONS, PostmortemStatus

@@ -12,12 +12,12 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from incidents.admin.display import severity_badge
-from incidents.choices import IncidentStatus
-from incidents.messages import humanize_duration
+from incidents.core.choices import IncidentStatus
+from incidents.core.texts import humanize_duration
+from incidents.core.timeline import actor_label
 from incidents.models import EscalationPolicy, Incident, Schedule, Severity
-from incidents.oncall import load_specs, now_and_next
-from incidents.paging import NOBODY_PAGED, nobody_paged, with_paging_state
-from incidents.timeline import actor_label
+from incidents.oncall.compute import load_specs, now_and_next
+from incidents.paging.fallback import NOBODY_PAGED, nobody_paged, with_paging_state
 from postmortems import charts, reports
 from postmortems.models import ActionItem, Postmortem
 

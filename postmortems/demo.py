@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from incidents import lifecycle
+from incidents.core import lifecycle
 from incidents.models import Incident, Severity
 from postmortems.models import Postmortem, RootCauseCategory
 from postmortems.services import (

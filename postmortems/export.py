@@ -5,8 +5,8 @@ from datetime import UTC, timedelta
 from django.db.models import Prefetch
 from markdown_it import MarkdownIt
 
-from incidents.markdown_images import refuse_remote_images
-from incidents.timeline import actor_label
+from incidents.core.markdown_images import refuse_remote_images
+from incidents.core.timeline import actor_label
 from postmortems.models import ActionItem, Postmortem
 
 PLACEHOLDER = "_To be written._"
@@ -140,7 +140,7 @@ def postmortem_markdown(postmortem: Postmortem) -> str:
 
 
 # Raw HTML in the source is shown as text, never rendered: post-mortems are written by many.
-# Images on other hosts become links (see incidents.markdown_images).
+# Images on other hosts become links (see incidents.core.markdown_images).
 _markdown = refuse_remote_images(MarkdownIt("commonmark", {"html": False}).enable("table"))
 
 

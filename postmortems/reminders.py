@@ -2,7 +2,7 @@
 
 Each row is claimed with a compare-and-set on `last_reminded_at` (not yet reminded since the
 start of the current UTC day), so two runs of the task, or two workers, send one reminder per
-row per day. Reminders are notification rows (`incidents.notify.followup`): they reach the
+row per day. Reminders are notification rows (`incidents.paging.delivery.followup`): they reach the
 person by their first contact route, are retried with backoff, and show in the delivery log.
 """
 
@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import notify
+from incidents.paging import delivery as notify
 from postmortems.models import ActionItem, Postmortem
 
 logger = logging.getLogger(__name__)

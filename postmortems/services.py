@@ -1,6 +1,6 @@
 """Post-mortem writes: drafting, status moves and action items.
 
-Same rules as `incidents.lifecycle`: keyword-only arguments, one transaction, locked rows,
+Same rules as `incidents.core.lifecycle`: keyword-only arguments, one transaction, locked rows,
 no-op when already in the target state, a timeline row on the incident for each move.
 """
 
@@ -11,10 +11,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.choices import IncidentStatus, PostmortemPolicy, TimelineKind
-from incidents.errors import DomainError, IllegalTransition
+from incidents.core.choices import IncidentStatus, PostmortemPolicy, TimelineKind
+from incidents.core.errors import DomainError, IllegalTransition
+from incidents.core.timeline import actor_label, timeline_record
 from incidents.models import Incident, StatusUpdate, TimelineEvent
-from incidents.timeline import actor_label, timeline_record
 from postmortems.choices import (
     POSTMORTEM_TRANSITIONS,
     ActionPriority,

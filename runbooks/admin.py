@@ -20,7 +20,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from incidents.admin.readonly import ReadOnlyAdmin
-from incidents.errors import DomainError
+from incidents.core.errors import DomainError
 from incidents.models import Incident
 from runbooks.files import dump, spec_of
 from runbooks.models import (

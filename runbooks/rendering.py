@@ -3,7 +3,7 @@
 markdown-it-py renders (raw HTML allowed, so authors can use <kbd> or <details>), then nh3 keeps
 only an allow-list of tags and attributes: scripts, event handlers and `javascript:` links are
 removed whatever the Markdown or HTML said. Images on other hosts are refused (a Markdown image
-becomes a link, a raw `<img>` loses its source): see incidents.markdown_images.
+becomes a link, a raw `<img>` loses its source): see incidents.core.markdown_images.
 """
 
 from functools import cache
@@ -12,7 +12,7 @@ import nh3
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
-from incidents.markdown_images import drop_remote_src, refuse_remote_images
+from incidents.core.markdown_images import drop_remote_src, refuse_remote_images
 
 ALLOWED_TAGS = {
     *("p", "br", "hr", "blockquote", "pre", "code", "kbd", "span", "div"),

@@ -15,10 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from incidents.choices import TimelineKind
-from incidents.errors import DomainError
+from incidents.core.choices import TimelineKind
+from incidents.core.errors import DomainError
+from incidents.core.timeline import timeline_record
 from incidents.models import Incident, Service
-from incidents.timeline import timeline_record
 from runbooks.files import RunbookFileError, RunbookSpec, dump, parse_file, spec_of
 from runbooks.models import (
     MatchRule,

@@ -42,7 +42,7 @@ def make_incident(
     **kwargs,
 ):
     """Open an incident through the domain function, as every real caller does."""
-    from incidents.lifecycle import incident_create
+    from incidents.core.lifecycle import incident_create
 
     return incident_create(
         title=title,
@@ -69,7 +69,7 @@ def make_schedule(
     """A one-layer schedule made through the domain function, as the admin and API do."""
     from datetime import date, time
 
-    from incidents.scheduling import RotationInput, parse_shift, schedule_create
+    from incidents.oncall.schedules import RotationInput, parse_shift, schedule_create
 
     kind, hours = parse_shift(shift)
     return schedule_create(
@@ -93,7 +93,7 @@ def make_schedule(
 
 def make_integration(*, name: str = "prometheus", kind: str = "alertmanager", **kwargs):
     """An integration made as `create_integration` makes it; returns (integration, token)."""
-    from incidents.ingest.integrations import integration_create
+    from incidents.alerts.integrations import integration_create
 
     return integration_create(name=name, kind=kind, **kwargs)
 

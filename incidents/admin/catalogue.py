@@ -7,9 +7,9 @@ from django.db.models import Count, Q
 from django.utils.html import format_html, format_html_join
 
 from incidents.admin.display import severity_badge
-from incidents.catalogue import SERVICE_FIELDS, service_create, service_update
-from incidents.choices import IncidentStatus
-from incidents.messages import humanize_duration
+from incidents.core.choices import IncidentStatus
+from incidents.core.services import SERVICE_FIELDS, service_create, service_update
+from incidents.core.texts import humanize_duration
 from incidents.models import Service, Severity
 
 

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from django.utils.html import format_html
 
-from incidents.choices import IncidentStatus
-from incidents.messages import humanize_duration
+from incidents.core.choices import IncidentStatus
+from incidents.core.texts import humanize_duration
 from incidents.models import Incident, Severity
 
 _HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}")

@@ -9,10 +9,9 @@ from django.utils.html import format_html, format_html_join
 from incidents.admin.people import PeoplePickers
 from incidents.admin.readonly import ReadOnlyAdmin
 from incidents.admin.secrets import SecretAddressAdmin
-from incidents.errors import DomainError
-from incidents.escalation import escalation_escalate_now
-from incidents.formatting import format_time
-from incidents.messages import humanize_duration
+from incidents.core.errors import DomainError
+from incidents.core.formatting import format_time
+from incidents.core.texts import humanize_duration
 from incidents.models import (
     EscalationPolicy,
     EscalationStep,
@@ -21,7 +20,8 @@ from incidents.models import (
     SeverityRoute,
     TeamChannel,
 )
-from incidents.policies import escalation_policy_set_default
+from incidents.paging.engine import escalation_escalate_now
+from incidents.paging.policies import escalation_policy_set_default
 
 
 class EscalationStepInline(admin.TabularInline):

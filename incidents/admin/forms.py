@@ -1,8 +1,8 @@
 from django import forms
 
-from incidents.choices import IncidentStatus, UpdateStatus
+from incidents.core.choices import IncidentStatus, UpdateStatus
+from incidents.core.validators import validate_single_line
 from incidents.models import Incident
-from incidents.validators import validate_single_line
 
 
 class IncidentAddForm(forms.ModelForm):

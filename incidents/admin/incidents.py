@@ -1,6 +1,6 @@
 """The incident admin: the page responders live in during an incident.
 
-Every write goes through incidents.lifecycle with actor=request.user, so the timeline records
+Every write goes through incidents.core.lifecycle with actor=request.user, so the timeline records
 who did what; this module only turns requests into those calls and their outcome into messages.
 """
 
@@ -27,15 +27,15 @@ from incidents.admin.filters import MineFilter, StateFilter, UnacknowledgedFilte
 from incidents.admin.forms import IncidentAddForm, MoveForm, PostUpdateForm
 from incidents.admin.integrations import AlertInline
 from incidents.admin.paging import may_page, page_someone_view
-from incidents.choices import (
+from incidents.core.choices import (
     ALLOWED_TRANSITIONS,
     WORKING_STATUSES,
     IncidentStatus,
     UpdateStatus,
 )
-from incidents.errors import DomainError
-from incidents.formatting import format_time
-from incidents.lifecycle import (
+from incidents.core.errors import DomainError
+from incidents.core.formatting import format_time
+from incidents.core.lifecycle import (
     EDITABLE_FIELDS,
     incident_acknowledge,
     incident_add_responder,
@@ -50,10 +50,10 @@ from incidents.lifecycle import (
     incident_update_details,
     status_update_post,
 )
-from incidents.messages import humanize_duration, status_update_template
+from incidents.core.texts import humanize_duration, status_update_template
+from incidents.core.timeline import actor_label
 from incidents.models import Incident, Responder, StatusUpdate, TimelineEvent
-from incidents.paging import nobody_paged, nobody_paged_reason, with_paging_state
-from incidents.timeline import actor_label
+from incidents.paging.fallback import nobody_paged, nobody_paged_reason, with_paging_state
 
 # "INC-42", "inc42" or "42" in the search box finds incident number 42.
 _REFERENCE = re.compile(r"(?:inc-?)?(\d{1,18})", re.IGNORECASE)

@@ -13,7 +13,7 @@ from django.utils.html import format_html
 
 from incidents.admin.bounded import BoundedInline, IncidentFilter
 from incidents.admin.readonly import ReadOnlyAdmin
-from incidents.ingest.integrations import (
+from incidents.alerts.integrations import (
     integration_endpoint,
     integration_issue_token,
     integration_rotate_token,

@@ -1,7 +1,7 @@
 """ "My paging": every staff member's own contact methods, notification rules, upcoming shifts
 and personal calendar link, whatever their group. Only ever the signed-in person's rows: another
-person's id answers 404. Writes go through the domain functions in `incidents.personal`,
-`incidents.notify` and `incidents.scheduling`.
+person's id answers 404. Writes go through the domain functions in `incidents.paging.personal`,
+`incidents.paging.delivery` and `incidents.oncall.schedules`.
 """
 
 from datetime import timedelta
@@ -16,11 +16,14 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from incidents import ical, notify, personal, scheduling
 from incidents.admin.rotation_edits import local_time
-from incidents.choices import ContactKind
-from incidents.errors import DomainError
+from incidents.core.choices import ContactKind
+from incidents.core.errors import DomainError
 from incidents.models import ContactMethod, NotificationRule
+from incidents.oncall import ical
+from incidents.oncall import schedules as scheduling
+from incidents.paging import delivery as notify
+from incidents.paging import personal
 
 AHEAD = timedelta(days=14)
 

@@ -7,9 +7,9 @@ from django.utils.text import Truncator
 from incidents.admin.people import PeoplePickers
 from incidents.admin.readonly import ReadOnlyAdmin
 from incidents.admin.secrets import SecretAddressAdmin, masked_address
-from incidents.errors import DomainError
+from incidents.core.errors import DomainError
 from incidents.models import ContactMethod, Notification, NotificationRule
-from incidents.notify import account_email_notice, notification_retry
+from incidents.paging.delivery import account_email_notice, notification_retry
 
 _TONE = {
     "queued": "acknowledged",

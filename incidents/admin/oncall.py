@@ -15,7 +15,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from incidents import oncall, rotations, scheduling
 from incidents.admin.rotation_edits import ConfirmParticipantsMixin, MomentField
 from incidents.admin.rotation_edits import local_time as _local
 from incidents.admin.secrets import (
@@ -24,7 +23,8 @@ from incidents.admin.secrets import (
     announce_saved_formset,
     masked_address,
 )
-from incidents.errors import DomainError
+from incidents.core.errors import DomainError
+from incidents.core.timezones import check_time_zone
 from incidents.models import (
     Handoff,
     HandoffChannel,
@@ -35,7 +35,9 @@ from incidents.models import (
     Schedule,
 )
 from incidents.models.oncall import WEEKDAY_NAMES, ShiftKind
-from incidents.timezones import check_time_zone
+from incidents.oncall import compute as oncall
+from incidents.oncall import rotations
+from incidents.oncall import schedules as scheduling
 
 HORIZON = timedelta(days=14)
 PALETTE = ("#2563eb", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#9333ea")

@@ -1,7 +1,7 @@
 """The incident's "Page someone" page: people or schedules' on-call, paged now.
 
 A page of its own (reached from the incident page and its red "nobody is being paged" banner),
-gated by the escalate permission; the work is `incidents.paging.incident_page`.
+gated by the escalate permission; the work is `incidents.paging.fallback.incident_page`.
 """
 
 from django import forms
@@ -14,11 +14,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.errors import DomainError
+from incidents.core.errors import DomainError
+from incidents.core.timeline import actor_label
 from incidents.models import Schedule
-from incidents.oncall import load_specs, spec_oncall
-from incidents.paging import incident_page
-from incidents.timeline import actor_label
+from incidents.oncall.compute import load_specs, spec_oncall
+from incidents.paging.fallback import incident_page
 
 PERMISSION = "incidents.escalate_incident"
 

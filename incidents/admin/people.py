@@ -15,7 +15,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.urls import reverse
 
-from incidents.timeline import actor_label
+from incidents.core.timeline import actor_label
 
 URL_NAME = "admin-people-search"
 SEARCH_FIELDS = ("username", "first_name", "last_name")

@@ -11,9 +11,9 @@ from django import forms
 from django.contrib.admin.utils import unquote
 from django.template.response import TemplateResponse
 
-from incidents import rotations
-from incidents.formatting import format_time
+from incidents.core.formatting import format_time
 from incidents.models import Rotation
+from incidents.oncall import rotations
 
 CONFIRM = "_confirm_participants"  # posted by the confirmation step
 

@@ -10,7 +10,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from incidents.errors import DomainError
+from incidents.core.errors import DomainError
 
 # Paths whose clients are programs: a URL that resolves to nothing answers JSON there too.
 API_PATH_PREFIXES = ("/api/", "/v2/")

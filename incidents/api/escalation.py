@@ -1,6 +1,6 @@
 """Escalation API: policies, a person's contact methods, "escalate now", "page someone".
 
-Views validate, call `incidents.policies`, `incidents.notify` or `incidents.escalation`, serialize.
+Views validate, call `incidents.paging.policies`, `incidents.paging.delivery` or `incidents.paging.engine`, serialize.
 """
 
 from datetime import timedelta
@@ -16,11 +16,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents import escalation, notify, paging
 from incidents.api.serializers import EscalationOutput
 from incidents.api.strict import StrictInput
 from incidents.api.views import has_perm
-from incidents.contacts import mask_address
 from incidents.models import (
     ContactKind,
     ContactMethod,
@@ -32,7 +30,15 @@ from incidents.models import (
     TargetType,
     TeamChannel,
 )
-from incidents.policies import StepInput, escalation_policy_create, escalation_policy_set_default
+from incidents.paging import delivery as notify
+from incidents.paging import engine as escalation
+from incidents.paging import fallback as paging
+from incidents.paging.contacts import mask_address
+from incidents.paging.policies import (
+    StepInput,
+    escalation_policy_create,
+    escalation_policy_set_default,
+)
 
 # --- input -------------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@ from django import forms
 from django_filters.fields import IsoDateTimeField
 
 from incidents.api.instants import OUT_OF_RANGE, bounded_utc
-from incidents.choices import IncidentStatus
+from incidents.core.choices import IncidentStatus
 from incidents.models import Incident
 
 

@@ -24,11 +24,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from incidents.alerts.events import ACKNOWLEDGE, RESOLVE, AlertEvent, InvalidPayload
+from incidents.alerts.parsers import alertmanager, generic, grafana, opsgenie, pagerduty
+from incidents.alerts.pipeline import alert_ingest, integration_admit
 from incidents.api.bodies import JSONParser, declared_length, json_loads, size_text
 from incidents.api.schema import AutoSchema
-from incidents.ingest import alertmanager, generic, grafana, opsgenie, pagerduty
-from incidents.ingest.events import ACKNOWLEDGE, RESOLVE, AlertEvent, InvalidPayload
-from incidents.ingest.service import alert_ingest, integration_admit
 from incidents.models import Integration, IntegrationKind
 from incidents.models.alert import hash_token
 

@@ -6,9 +6,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
+from incidents.alerts.integrations import integration_create, integration_endpoint
 from incidents.api.serializers import SeverityKeyField
 from incidents.api.strict import StrictInput
-from incidents.ingest.integrations import integration_create, integration_endpoint
 from incidents.models import Integration, IntegrationKind, Service
 
 

@@ -1,6 +1,6 @@
 """On-call API: schedules with their rotations, overrides, who is on call, the final shifts.
 
-Views validate, call `incidents.scheduling` or `incidents.oncall`, serialize.
+Views validate, call `incidents.oncall.schedules` or `incidents.oncall.compute`, serialize.
 """
 
 import re
@@ -22,15 +22,16 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents import oncall, scheduling
 from incidents.api.instants import OUT_OF_RANGE, bounded_utc, date_in_range
 from incidents.api.permissions import ModelPermissions
 from incidents.api.strict import StrictInput
-from incidents.choices import ContactKind
-from incidents.contacts import check_contact_address, mask_address
-from incidents.errors import DomainError
+from incidents.core.choices import ContactKind
+from incidents.core.errors import DomainError
+from incidents.core.timezones import check_time_zone
 from incidents.models import Override, Schedule
-from incidents.timezones import check_time_zone
+from incidents.oncall import compute as oncall
+from incidents.oncall import schedules as scheduling
+from incidents.paging.contacts import check_contact_address, mask_address
 
 MAX_SHIFTS_WINDOW = timedelta(days=93)
 _iso = serializers.DateTimeField()

@@ -1,7 +1,7 @@
 """Rotation edits over the API: new participants from a moment on, with the shifts that move.
 
 `PATCH /api/v1/schedules/{id}/rotations/{rotation_id}/` takes `participants` and an optional
-`effective_from`; the view validates and calls `incidents.rotations`.
+`effective_from`; the view validates and calls `incidents.oncall.rotations`.
 """
 
 from django.shortcuts import get_object_or_404
@@ -10,10 +10,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents import rotations
 from incidents.api.oncall import AwareDateTimeField, RotationOutput, users_named
 from incidents.api.strict import StrictInput
 from incidents.models import Rotation
+from incidents.oncall import rotations
 
 
 class RotationPeopleInput(StrictInput, serializers.Serializer):

@@ -7,8 +7,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.api.strict import StrictInput
-from incidents.catalogue import SERVICE_FIELDS
-from incidents.choices import IncidentStatus, ResponderRole, UpdateStatus
+from incidents.core.choices import IncidentStatus, ResponderRole, UpdateStatus
+from incidents.core.services import SERVICE_FIELDS
+from incidents.core.validators import validate_single_line
 from incidents.models import (
     Incident,
     IncidentEscalation,
@@ -17,8 +18,7 @@ from incidents.models import (
     StatusUpdate,
     TimelineEvent,
 )
-from incidents.paging import nobody_paged_reason
-from incidents.validators import validate_single_line
+from incidents.paging.fallback import nobody_paged_reason
 
 
 class UsernameField(serializers.SlugRelatedField):
@@ -58,7 +58,7 @@ class ServiceSerializer(StrictInput, serializers.ModelSerializer):
 
     class Meta:
         model = Service
-        # Every field the admin edits (incidents.catalogue.SERVICE_FIELDS).
+        # Every field the admin edits (incidents.core.services.SERVICE_FIELDS).
         fields = ["id", *SERVICE_FIELDS, "created_at"]
 
 

@@ -7,9 +7,10 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents import catalogue, lifecycle, selectors
 from incidents.api import serializers as s
 from incidents.api.filters import IncidentFilter
+from incidents.core import lifecycle, selectors
+from incidents.core import services as catalogue
 from incidents.models import Incident, Service, Severity
 
 

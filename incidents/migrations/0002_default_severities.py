@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from incidents.defaults import ensure_default_severities
+from incidents.core.defaults import ensure_default_severities
 
 
 def forwards(apps, schema_editor):

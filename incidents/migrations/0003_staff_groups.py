@@ -8,7 +8,7 @@ which grants the permissions of models added by later migrations.
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from incidents.permissions import STAFF_GROUPS, sync_staff_groups
+from incidents.core.permissions import STAFF_GROUPS, sync_staff_groups
 
 
 def forwards(apps, schema_editor):

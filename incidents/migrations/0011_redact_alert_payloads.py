@@ -3,7 +3,7 @@
 
 from django.db import migrations
 
-from incidents.ingest.credentials import without_credentials
+from incidents.alerts.credentials import without_credentials
 
 
 def forwards(apps, schema_editor):

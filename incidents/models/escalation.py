@@ -4,7 +4,7 @@ A policy is ordered steps, each waiting its delay after the previous one (the fi
 incident opens) and then paging its targets. When an incident opens, the policy is copied onto
 its `IncidentEscalation` row as a JSON snapshot, so editing a policy never changes a running
 escalation. Every timer is a deadline on a row (`IncidentEscalation.next_at`,
-`IncidentDeadline.due_at`); `incidents.escalation` fires them, once, by compare-and-set.
+`IncidentDeadline.due_at`); `incidents.paging.engine` fires them, once, by compare-and-set.
 """
 
 from datetime import timedelta
@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from incidents.choices import ContactKind
+from incidents.core.choices import ContactKind
 
 
 class TeamChannel(models.Model):

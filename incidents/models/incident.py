@@ -5,14 +5,14 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from incidents.choices import (
+from incidents.core.choices import (
     OPEN_STATUSES,
     IncidentStatus,
     ResponderRole,
     TimelineKind,
     UpdateStatus,
 )
-from incidents.validators import validate_single_line
+from incidents.core.validators import validate_single_line
 
 
 class IncidentQuerySet(models.QuerySet):

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from incidents.choices import ContactKind
-from incidents.contacts import mask_address
+from incidents.core.choices import ContactKind
+from incidents.paging.contacts import mask_address
 
 
 class ContactMethod(models.Model):

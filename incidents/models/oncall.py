@@ -1,6 +1,6 @@
 """On-call rows: schedules, their rotation layers and participants, overrides, handoffs.
 
-Who is on call is computed from these rows by `incidents.oncall` (a pure function of them and an
+Who is on call is computed from these rows by `incidents.oncall.compute` (a pure function of them and an
 instant); nothing here stores a computed shift.
 """
 
@@ -12,10 +12,10 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from incidents.choices import ContactKind
-from incidents.contacts import mask_address
-from incidents.errors import DomainError
-from incidents.timezones import check_time_zone
+from incidents.core.choices import ContactKind
+from incidents.core.errors import DomainError
+from incidents.core.timezones import check_time_zone
+from incidents.paging.contacts import mask_address
 
 
 def new_ical_token() -> str:

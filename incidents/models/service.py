@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from incidents.choices import PostmortemPolicy
+from incidents.core.choices import PostmortemPolicy
 
 
 class Severity(models.Model):

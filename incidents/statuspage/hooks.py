@@ -1,6 +1,7 @@
 """Side effects of public updates: subscribers hear of them after the update is committed."""
 
-from incidents import lifecycle, timers
+from incidents.core import lifecycle
+from incidents.paging import deadlines as timers
 
 
 @lifecycle.on_status_update_posted

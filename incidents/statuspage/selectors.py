@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models import TextChoices as _Choices
 from django.utils import timezone
 
-from incidents.choices import IncidentStatus
+from incidents.core.choices import IncidentStatus
 from incidents.models import Incident, Service, StatusUpdate
 
 HISTORY_DAYS = 14

@@ -10,10 +10,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import timers
+from incidents.core.validators import fold_lines
 from incidents.models import Service, StatusUpdate, Subscriber
+from incidents.paging import deadlines as timers
 from incidents.statuspage.selectors import public_title
-from incidents.validators import fold_lines
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 from django import template
 
-from incidents.messages import humanize_duration
+from incidents.core.texts import humanize_duration
 from incidents.statuspage import selectors
 
 register = template.Library()

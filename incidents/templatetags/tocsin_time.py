@@ -1,6 +1,6 @@
 from django import template
 
-from incidents.formatting import format_time
+from incidents.core.formatting import format_time
 
 register = template.Library()
 

@@ -3,7 +3,7 @@
 from django import template
 from django.urls import reverse
 
-from incidents.choices import IncidentStatus
+from incidents.core.choices import IncidentStatus
 from postmortems.models import Postmortem
 
 register = template.Library()

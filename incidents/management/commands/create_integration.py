@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from incidents.ingest.integrations import integration_create
+from incidents.alerts.integrations import integration_create
 from incidents.models import Integration, Service, Severity
 from incidents.models.alert import IntegrationKind
 

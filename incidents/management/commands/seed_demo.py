@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from incidents.demo import seed_demo
+from incidents.demo.seed import seed_demo
 
 
 class Command(BaseCommand):

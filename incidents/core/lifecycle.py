@@ -1,0 +1,542 @@
+"""Incident lifecycle: every write to an incident goes through one of these functions.
+
+Each takes keyword-only arguments, runs in one transaction, locks the incident row, is a
+no-op when the incident is already where it was asked to go, refuses illegal moves with
+`IllegalTransition`, stamps the times, writes the timeline and schedules side effects on
+commit. `actor` is the acting user; `via` names a non-user actor (an integration, a timer).
+"""
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.text import get_text_list
+
+from incidents.core.choices import (
+    ALLOWED_TRANSITIONS,
+    OPEN_STATUSES,
+    WORKING_STATUSES,
+    IncidentStatus,
+    ResponderRole,
+    TimelineKind,
+    UpdateStatus,
+)
+from incidents.core.errors import DomainError, IllegalTransition
+from incidents.core.timeline import actor_label, timeline_record
+from incidents.core.validators import SINGLE_LINE_MESSAGE, has_line_break
+from incidents.models import (
+    Incident,
+    IncidentCounter,
+    Responder,
+    Service,
+    Severity,
+    StatusUpdate,
+)
+
+User = AbstractBaseUser
+logger = logging.getLogger(__name__)
+
+# Side effects other parts of Tocsin attach to incident events (escalation, post-mortems, the
+# status page). Hooks run INSIDE the transaction that makes the change, so their rows (an
+# escalation state, a post-mortem draft) commit with it or not at all: a process that dies right
+# after the commit cannot leave an incident that never pages. Each hook runs in its own
+# savepoint; one that fails is logged and undone alone, and the change itself still commits.
+# Hooks only write rows; anything that leaves the database (a Celery publish) goes on commit.
+_on_open_hooks: list[Callable[[int], None]] = []
+_on_status_hooks: list[Callable[[int, str, str], None]] = []
+_on_update_hooks: list[Callable[[int], None]] = []
+_on_routing_hooks: list[Callable[[int], None]] = []
+_on_responder_hooks: list[Callable[[int, int, int | None], None]] = []
+
+
+def on_incident_opened(hook: Callable[[int], None]) -> Callable[[int], None]:
+    """Register `hook(incident_id)`, run in the transaction that opens each incident."""
+    _on_open_hooks.append(hook)
+    return hook
+
+
+def on_incident_status_changed(
+    hook: Callable[[int, str, str], None],
+) -> Callable[[int, str, str], None]:
+    """Register `hook(incident_id, before, after)`, run in the transaction of each status move."""
+    _on_status_hooks.append(hook)
+    return hook
+
+
+def on_status_update_posted(hook: Callable[[int], None]) -> Callable[[int], None]:
+    """Register `hook(status_update_id)`, run in the transaction that posts each update."""
+    _on_update_hooks.append(hook)
+    return hook
+
+
+def on_incident_routing_changed(hook: Callable[[int], None]) -> Callable[[int], None]:
+    """Register `hook(incident_id)`, run when an incident's services or severity change (what
+    decides which escalation policy covers it)."""
+    _on_routing_hooks.append(hook)
+    return hook
+
+
+def on_responder_added(
+    hook: Callable[[int, int, int | None], None],
+) -> Callable[[int, int, int | None], None]:
+    """Register `hook(incident_id, user_id, actor_id)`, run when someone joins as a responder."""
+    _on_responder_hooks.append(hook)
+    return hook
+
+
+def _run_hooks(hooks: list[Callable], *args) -> None:
+    for hook in hooks:
+        try:
+            with transaction.atomic():
+                hook(*args)
+        except Exception:
+            logger.exception("Hook %s failed for %s; the change itself stands", hook.__name__, args)
+
+
+def _next_number() -> int:
+    """The next incident number: a sequence on PostgreSQL (no lock held until commit; a rolled
+    back incident leaves a gap), else a counter row locked for the transaction."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval('incidents_incident_number_seq')")
+            return cursor.fetchone()[0]
+    counter, _ = IncidentCounter.objects.select_for_update().get_or_create(name="incident")
+    counter.value += 1
+    counter.save(update_fields=["value"])
+    return counter.value
+
+
+@transaction.atomic
+def incident_create(
+    *,
+    title: str,
+    severity: Severity,
+    actor: User | None = None,
+    via: str | None = None,
+    services: Iterable[Service] = (),
+    summary: str = "",
+    impact: str = "",
+    commander: User | None = None,
+    started_at: datetime | None = None,
+    detected_at: datetime | None = None,
+) -> Incident:
+    """Open an incident. Every new incident starts `triggered`: it pages until acknowledged."""
+    title = (title or "").strip()
+    if not title:
+        raise DomainError("An incident needs a title.", field="title")
+    _check_single_line(title=title)
+    now = timezone.now()
+    detected_at = detected_at or now
+    incident = Incident.objects.create(
+        number=_next_number(),
+        title=title[:255],
+        summary=summary,
+        impact=impact,
+        severity=severity,
+        status=IncidentStatus.TRIGGERED,
+        commander=commander,
+        created_by=actor,
+        detected_at=detected_at,
+        started_at=min(started_at or detected_at, detected_at),
+    )
+    services = list(services)
+    if services:
+        incident.services.set(services)
+    names = ", ".join(s.name for s in services)
+    timeline_record(
+        incident=incident,
+        kind=TimelineKind.CREATED,
+        actor=actor,
+        via=via,
+        message=f"Opened {incident.reference} as {severity.key}"
+        + (f" on {names}" if names else "")
+        + f" by {actor_label(actor, via)}.",
+        after={"status": incident.status, "severity": severity.key, "title": incident.title},
+    )
+    _run_hooks(_on_open_hooks, incident.pk)
+    return incident
+
+
+def _lock(incident: Incident) -> Incident:
+    return (
+        Incident.objects.select_for_update(of=("self",))
+        .select_related("severity")
+        .get(pk=incident.pk)
+    )
+
+
+def _move(
+    incident: Incident,
+    *,
+    to: str,
+    actor: User | None,
+    via: str | None,
+    reason: str = "",
+) -> Incident:
+    """Apply one allowed status change to a locked incident and record it."""
+    before = incident.status
+    now = timezone.now()
+    incident.status = to
+    fields = ["status", "updated_at"]
+    # Whoever moves an incident on from triggered has answered the page: resolving an
+    # unacknowledged incident stamps its acknowledgement too, so MTTA and the breach mark see it.
+    if incident.acknowledged_at is None and to != IncidentStatus.TRIGGERED:
+        incident.acknowledged_at = now
+        fields.append("acknowledged_at")
+    if to == IncidentStatus.MONITORING and incident.mitigated_at is None:
+        incident.mitigated_at = now
+        fields.append("mitigated_at")
+    if to == IncidentStatus.RESOLVED:
+        incident.resolved_at = now
+        incident.mitigated_at = incident.mitigated_at or now
+        fields += ["resolved_at", "mitigated_at"]
+    if before == IncidentStatus.RESOLVED:
+        incident.resolved_at = None
+        fields.append("resolved_at")
+    incident.save(update_fields=fields)
+
+    who = actor_label(actor, via)
+    if before == IncidentStatus.RESOLVED:
+        kind, message = TimelineKind.REOPENED, f"{who} reopened the incident: {reason}"
+    else:
+        kind = TimelineKind.STATUS
+        message = f"{who} changed status from {IncidentStatus(before).label} to {IncidentStatus(to).label}."
+        if reason:
+            message += f" {reason}"
+    timeline_record(
+        incident=incident,
+        kind=kind,
+        actor=actor,
+        via=via,
+        message=message,
+        before={"status": before},
+        after={"status": to},
+    )
+    _run_hooks(_on_status_hooks, incident.pk, before, to)
+    return incident
+
+
+def _refuse(incident: Incident, to: str) -> IllegalTransition:
+    current = IncidentStatus(incident.status).label.lower()
+    target = IncidentStatus(to).label.lower()
+    if incident.status == IncidentStatus.RESOLVED:
+        hint = " Reopen it first."
+    elif to == IncidentStatus.ACKNOWLEDGED:
+        hint = " It has been acknowledged already."
+    else:
+        hint = ""
+    return IllegalTransition(
+        f"{incident.reference} is {current} and cannot move to {target}.{hint}"
+    )
+
+
+@transaction.atomic
+def incident_transition(
+    *,
+    incident: Incident,
+    to: str,
+    actor: User | None = None,
+    via: str | None = None,
+    reason: str = "",
+) -> Incident:
+    """Move an incident to `to` along the allowed flow.
+
+    Moving a triggered incident to investigating/identified/monitoring acknowledges it first
+    (two timeline rows). Reopening a resolved incident needs a reason: use `incident_reopen`.
+    """
+    to = IncidentStatus(to)
+    incident = _lock(incident)
+    if incident.status == to:
+        return incident
+    if incident.status == IncidentStatus.RESOLVED:
+        if to == IncidentStatus.INVESTIGATING:
+            return incident_reopen(incident=incident, actor=actor, via=via, reason=reason)
+        raise _refuse(incident, to)
+    if to not in ALLOWED_TRANSITIONS[incident.status]:
+        raise _refuse(incident, to)
+    if incident.status == IncidentStatus.TRIGGERED and to in WORKING_STATUSES:
+        incident = _move(incident, to=IncidentStatus.ACKNOWLEDGED, actor=actor, via=via)
+    return _move(incident, to=to, actor=actor, via=via, reason=reason)
+
+
+def incident_acknowledge(
+    *, incident: Incident, actor: User | None = None, via: str | None = None
+) -> Incident:
+    """Acknowledge a triggered incident; a no-op once it is acknowledged or further along."""
+    with transaction.atomic():
+        locked = _lock(incident)
+        if locked.status != IncidentStatus.TRIGGERED and locked.status in OPEN_STATUSES:
+            return locked
+        return incident_transition(
+            incident=locked, to=IncidentStatus.ACKNOWLEDGED, actor=actor, via=via
+        )
+
+
+def incident_resolve(
+    *, incident: Incident, actor: User | None = None, via: str | None = None, reason: str = ""
+) -> Incident:
+    return incident_transition(
+        incident=incident, to=IncidentStatus.RESOLVED, actor=actor, via=via, reason=reason
+    )
+
+
+@transaction.atomic
+def incident_reopen(
+    *, incident: Incident, reason: str, actor: User | None = None, via: str | None = None
+) -> Incident:
+    """Return a resolved incident to investigating; the reason goes in the timeline."""
+    reason = (reason or "").strip()
+    incident = _lock(incident)
+    if incident.status != IncidentStatus.RESOLVED:
+        raise IllegalTransition(f"{incident.reference} is not resolved, so it cannot be reopened.")
+    if not reason:
+        raise DomainError("Say why the incident is being reopened.", field="reason")
+    return _move(incident, to=IncidentStatus.INVESTIGATING, actor=actor, via=via, reason=reason)
+
+
+@transaction.atomic
+def incident_set_severity(
+    *, incident: Incident, severity: Severity, actor: User | None = None, via: str | None = None
+) -> Incident:
+    incident = _lock(incident)
+    if incident.severity_id == severity.pk:
+        return incident
+    before = incident.severity
+    incident.severity = severity
+    incident.save(update_fields=["severity", "updated_at"])
+    timeline_record(
+        incident=incident,
+        kind=TimelineKind.SEVERITY,
+        actor=actor,
+        via=via,
+        message=f"{actor_label(actor, via)} changed severity from {before.key} to {severity.key}.",
+        before={"severity": before.key},
+        after={"severity": severity.key},
+    )
+    _run_hooks(_on_routing_hooks, incident.pk)
+    return incident
+
+
+@transaction.atomic
+def incident_set_services(
+    *,
+    incident: Incident,
+    services: Iterable[Service],
+    actor: User | None = None,
+    via: str | None = None,
+) -> Incident:
+    """Replace the services an incident affects; the timeline keeps both lists."""
+    incident = _lock(incident)
+    services = list(services)
+    before = sorted(incident.services.values_list("slug", flat=True))
+    after = sorted(s.slug for s in services)
+    if before == after:
+        return incident
+    incident.services.set(services)
+    incident.save(update_fields=["updated_at"])
+    names = ", ".join(sorted(s.name for s in services)) or "none"
+    timeline_record(
+        incident=incident,
+        kind=TimelineKind.FIELD,
+        actor=actor,
+        via=via,
+        message=f"{actor_label(actor, via)} set the affected services to {names}.",
+        before={"services": before},
+        after={"services": after},
+    )
+    _run_hooks(_on_routing_hooks, incident.pk)
+    return incident
+
+
+@transaction.atomic
+def incident_assign_commander(
+    *, incident: Incident, commander: User | None, actor: User | None = None, via: str | None = None
+) -> Incident:
+    """Hand command to `commander` (None to clear it)."""
+    incident = _lock(incident)
+    if incident.commander_id == (commander.pk if commander else None):
+        return incident
+    before = incident.commander
+    incident.commander = commander
+    incident.save(update_fields=["commander", "updated_at"])
+    who = actor_label(actor, via)
+    if commander is None:
+        message = f"{who} cleared the commander."
+    elif actor is not None and commander.pk == actor.pk:
+        message = f"{who} took command."
+    else:
+        message = f"{who} made {actor_label(commander)} commander."
+    timeline_record(
+        incident=incident,
+        kind=TimelineKind.COMMANDER,
+        actor=actor,
+        via=via,
+        message=message,
+        before={"commander": before.get_username() if before else None},
+        after={"commander": commander.get_username() if commander else None},
+    )
+    return incident
+
+
+@transaction.atomic
+def incident_add_responder(
+    *,
+    incident: Incident,
+    user: User,
+    role: str = ResponderRole.RESPONDER,
+    actor: User | None = None,
+    via: str | None = None,
+    announce: bool = True,
+) -> Responder:
+    """Add `user` as a responder (or change their role); a newcomer is told (paged) unless
+    `announce` is False, for a caller that pages them itself."""
+    incident = _lock(incident)
+    role = ResponderRole(role)
+    responder, created = Responder.objects.get_or_create(
+        incident=incident, user=user, defaults={"role": role}
+    )
+    if not created and responder.role == role:
+        return responder
+    before = None if created else {"user": user.get_username(), "role": responder.role}
+    if not created:
+        responder.role = role
+        responder.save(update_fields=["role"])
+    timeline_record(
+        incident=incident,
+        kind=TimelineKind.RESPONDER_ADDED,
+        actor=actor,
+        via=via,
+        message=f"{actor_label(actor, via)} added {actor_label(user)} as {role.label.lower()}.",
+        before=before,
+        after={"user": user.get_username(), "role": role},
+    )
+    if created and announce:
+        _run_hooks(_on_responder_hooks, incident.pk, user.pk, actor.pk if actor else None)
+    return responder
+
+
+@transaction.atomic
+def incident_remove_responder(
+    *, incident: Incident, user: User, actor: User | None = None, via: str | None = None
+) -> None:
+    incident = _lock(incident)
+    deleted, _ = Responder.objects.filter(incident=incident, user=user).delete()
+    if deleted:
+        timeline_record(
+            incident=incident,
+            kind=TimelineKind.RESPONDER_REMOVED,
+            actor=actor,
+            via=via,
+            message=f"{actor_label(actor, via)} removed {actor_label(user)} from the responders.",
+            before={"user": user.get_username()},
+        )
+
+
+# Fields staff may edit freely on an incident; status, severity and people have their own moves.
+EDITABLE_FIELDS = ("title", "public_title", "summary", "impact", "started_at")
+
+
+@transaction.atomic
+def incident_update_details(
+    *, incident: Incident, actor: User | None = None, via: str | None = None, **changes
+) -> Incident:
+    """Edit descriptive fields and record before/after for the ones that changed."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise DomainError(f"Cannot edit {', '.join(sorted(unknown))} here.")
+    incident = _lock(incident)
+    before, after = {}, {}
+    for field, value in changes.items():
+        old = getattr(incident, field)
+        if old != value:
+            before[field], after[field] = _jsonable(old), _jsonable(value)
+            setattr(incident, field, value)
+    if "title" in after and not str(after["title"]).strip():
+        raise DomainError("An incident needs a title.", field="title")
+    _check_single_line(**{k: v for k, v in after.items() if k in ("title", "public_title")})
+    if not after:
+        return incident
+    incident.save(update_fields=[*after, "updated_at"])
+    timeline_record(
+        incident=incident,
+        kind=TimelineKind.FIELD,
+        actor=actor,
+        via=via,
+        message=f"{actor_label(actor, via)} edited {_field_names(after)}.",
+        before=before,
+        after=after,
+    )
+    return incident
+
+
+def _field_names(fields) -> str:
+    """ "title and public title": the names staff see on the form, not the attribute names."""
+    return get_text_list([str(Incident._meta.get_field(f).verbose_name) for f in fields], "and")
+
+
+def _check_single_line(**titles: str) -> None:
+    # Titles become mail subjects (subscriber mail, pages): a line break there fails every send.
+    for field, value in titles.items():
+        if has_line_break(value):
+            raise DomainError(f"The {field.replace('_', ' ')}: {SINGLE_LINE_MESSAGE}", field=field)
+
+
+def _jsonable(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@transaction.atomic
+def status_update_post(
+    *,
+    incident: Incident,
+    message: str,
+    actor: User | None = None,
+    via: str | None = None,
+    public: bool = False,
+    status: str | None = None,
+    public_title: str | None = None,
+) -> StatusUpdate:
+    """Post an update. Giving a `status` also moves the incident there (resolved resolves it).
+
+    Without one, the update speaks of the incident's current phase. A public update may set
+    the title customers see (`public_title`); the internal title never reaches the status page
+    unless no public title was ever given.
+    """
+    message = (message or "").strip()
+    if not message:
+        raise DomainError("A status update needs a message.", field="message")
+    incident = _lock(incident)
+    public_title = (public_title or "").strip()
+    if public_title and not public:
+        raise DomainError("Only a public update can set the public title.", field="public_title")
+    if public_title and public_title != incident.public_title:
+        incident_update_details(incident=incident, actor=actor, via=via, public_title=public_title)
+        incident.public_title = public_title
+    if status:
+        status = UpdateStatus(status)
+        incident = incident_transition(incident=incident, to=status, actor=actor, via=via)
+    else:
+        status = _phase_of(incident.status)
+    update = StatusUpdate.objects.create(
+        incident=incident, status=status, message=message, public=public, author=actor
+    )
+    visibility = "a public" if public else "an internal"
+    timeline_record(
+        incident=incident,
+        kind=TimelineKind.UPDATE,
+        actor=actor,
+        via=via,
+        message=f"{actor_label(actor, via)} posted {visibility} update ({status.label}): {message}",
+        after={"update": update.pk, "public": public, "status": status},
+    )
+    _run_hooks(_on_update_hooks, update.pk)
+    return update
+
+
+def _phase_of(status: str) -> UpdateStatus:
+    if status in (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED):
+        return UpdateStatus.INVESTIGATING
+    return UpdateStatus(status)

@@ -1,0 +1,88 @@
+"""A person's own paging settings: their contact methods and notification rules.
+
+Anyone may change their own; changing someone else's needs the model permission (managers keep
+everyone's). Each function takes keyword-only arguments, runs in one transaction and raises a
+`DomainError` naming the field at fault. Adding a method is `notify.contact_method_create`.
+"""
+
+from datetime import timedelta
+
+from django.db import transaction
+
+from incidents.core.errors import DomainError
+from incidents.models import ContactMethod, NotificationRule
+from incidents.paging.contacts import check_contact_address
+
+MAX_DELAY = timedelta(hours=24)
+
+
+def _check_actor(*, owner, actor, perm: str) -> None:
+    if actor is not None and actor.pk != owner.pk and not actor.has_perm(perm):
+        raise DomainError("You can only change your own paging settings.", field="user")
+
+
+def _check_delay(delay: timedelta) -> None:
+    if delay < timedelta(0):
+        raise DomainError("The delay cannot be negative.", field="delay")
+    if delay > MAX_DELAY:
+        raise DomainError("The delay is at most 24 hours.", field="delay")
+
+
+@transaction.atomic
+def contact_method_update(
+    *, method: ContactMethod, kind: str, address: str, label: str = "", actor=None
+) -> ContactMethod:
+    _check_actor(owner=method.user, actor=actor, perm="incidents.change_contactmethod")
+    address = (address or "").strip()
+    check_contact_address(kind, address)
+    clash = ContactMethod.objects.filter(user=method.user, kind=kind, address=address)
+    if clash.exclude(pk=method.pk).exists():
+        raise DomainError(
+            f"{method.user.get_username()} already has this {kind} address.", field="address"
+        )
+    locked = ContactMethod.objects.select_for_update().get(pk=method.pk)
+    locked.kind, locked.address, locked.label = kind, address, label
+    locked.save(update_fields=["kind", "address", "label"])
+    return locked
+
+
+@transaction.atomic
+def contact_method_delete(*, method: ContactMethod, actor=None) -> None:
+    """Removes the method and the rules that use it."""
+    _check_actor(owner=method.user, actor=actor, perm="incidents.delete_contactmethod")
+    ContactMethod.objects.filter(pk=method.pk).delete()
+
+
+@transaction.atomic
+def notification_rule_create(
+    *, user, contact_method: ContactMethod, delay: timedelta, actor=None
+) -> NotificationRule:
+    """A rule at the end of the person's list: use `contact_method` `delay` after a page."""
+    _check_actor(owner=user, actor=actor, perm="incidents.add_notificationrule")
+    if contact_method.user_id != user.pk:
+        raise DomainError("Use one of your own contact methods.", field="contact_method")
+    _check_delay(delay)
+    order = NotificationRule.objects.filter(user=user).count()
+    return NotificationRule.objects.create(
+        user=user, contact_method=contact_method, order=order, delay=delay
+    )
+
+
+@transaction.atomic
+def notification_rule_update(
+    *, rule: NotificationRule, contact_method: ContactMethod, delay: timedelta, actor=None
+) -> NotificationRule:
+    _check_actor(owner=rule.user, actor=actor, perm="incidents.change_notificationrule")
+    if contact_method.user_id != rule.user_id:
+        raise DomainError("Use one of your own contact methods.", field="contact_method")
+    _check_delay(delay)
+    locked = NotificationRule.objects.select_for_update().get(pk=rule.pk)
+    locked.contact_method, locked.delay = contact_method, delay
+    locked.save(update_fields=["contact_method", "delay"])
+    return locked
+
+
+@transaction.atomic
+def notification_rule_delete(*, rule: NotificationRule, actor=None) -> None:
+    _check_actor(owner=rule.user, actor=actor, perm="incidents.delete_notificationrule")
+    NotificationRule.objects.filter(pk=rule.pk).delete()

@@ -1,0 +1,163 @@
+"""Writes to escalation policies: creating one with its steps and targets, routing severities.
+
+The admin forms and the API both go through these; refusals name the field at fault.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import transaction
+
+from incidents.core.errors import DomainError
+from incidents.models import (
+    EscalationPolicy,
+    EscalationStep,
+    EscalationTarget,
+    Schedule,
+    Service,
+    Severity,
+    SeverityRoute,
+    TargetType,
+    TeamChannel,
+)
+
+
+@dataclass
+class StepInput:
+    delay: timedelta
+    # Each target is a Schedule, a user or a TeamChannel.
+    targets: Sequence = field(default_factory=list)
+
+
+def _target_type(target) -> str:
+    if isinstance(target, Schedule):
+        return TargetType.SCHEDULE
+    if isinstance(target, TeamChannel):
+        return TargetType.CHANNEL
+    return TargetType.USER
+
+
+@transaction.atomic
+def escalation_policy_create(
+    *,
+    name: str,
+    steps: Sequence[StepInput],
+    repeat: int = 0,
+    repeat_delay: timedelta | None = None,
+    description: str = "",
+    default: bool = False,
+) -> EscalationPolicy:
+    name = (name or "").strip()
+    if not name:
+        raise DomainError("A policy needs a name.", field="name")
+    if EscalationPolicy.objects.filter(name=name).exists():
+        raise DomainError(f"A policy named {name!r} exists already.", field="name")
+    if repeat < 0 or repeat > 100:
+        raise DomainError("Repeat is a number of extra rounds from 0 to 100.", field="repeat")
+    if not steps:
+        raise DomainError("A policy needs at least one step.", field="steps")
+    for step in steps:
+        if step.delay < timedelta(0):
+            raise DomainError("A step's delay cannot be negative.", field="steps")
+        if not step.targets:
+            raise DomainError("Each step needs at least one target.", field="steps")
+    policy = EscalationPolicy.objects.create(
+        name=name,
+        description=description,
+        repeat=repeat,
+        **({"repeat_delay": repeat_delay} if repeat_delay is not None else {}),
+    )
+    for order, step in enumerate(steps):
+        row = EscalationStep.objects.create(policy=policy, order=order, delay=step.delay)
+        for target in step.targets:
+            kind = _target_type(target)
+            EscalationTarget.objects.create(step=row, type=kind, **{kind: target})
+    if default:
+        policy = escalation_policy_set_default(policy=policy)
+    return policy
+
+
+@transaction.atomic
+def escalation_policy_set_default(
+    *, policy: EscalationPolicy, default: bool = True
+) -> EscalationPolicy:
+    """Make `policy` the default (the old default stops being one), or stop it being one.
+
+    Incidents still triggered that nothing covered start escalating with it once this commits
+    (after the admin has saved the policy's steps too).
+    """
+    policy = EscalationPolicy.objects.select_for_update().get(pk=policy.pk)
+    if policy.is_default == default:
+        return policy
+    if default:
+        # Lock the old default too, so two managers setting one at once cannot both win.
+        list(EscalationPolicy.objects.select_for_update().filter(is_default=True))
+        EscalationPolicy.objects.filter(is_default=True).exclude(pk=policy.pk).update(
+            is_default=False
+        )
+    policy.is_default = default
+    policy.save(update_fields=["is_default", "updated_at"])
+    if default:
+        _start_uncovered_on_commit()
+    return policy
+
+
+def _start_uncovered_on_commit() -> None:
+    from incidents.paging.fallback import escalation_start_uncovered
+
+    transaction.on_commit(lambda: escalation_start_uncovered())
+
+
+@transaction.atomic
+def severity_route_set(
+    *, severity: Severity, policy: EscalationPolicy, service: Service | None = None
+) -> SeverityRoute:
+    """Route incidents of `severity` (on `service`, or on any) to `policy` instead."""
+    route, _ = SeverityRoute.objects.update_or_create(
+        severity=severity, service=service, defaults={"policy": policy}
+    )
+    _start_uncovered_on_commit()
+    return route
+
+
+def seed_demo_escalation(*, people: dict, services: dict) -> None:
+    """The team runbooks' escalation paths, once: the on-call, then the engineering lead (carol) after
+    15 minutes (also the default policy); P0 pages the on-call and the lead at once, then the
+    CTO (dave) after 15 minutes.
+
+    `people` maps usernames to users, `services` slugs to services; needs the demo's
+    "Platform primary" schedule.
+    """
+    schedule = Schedule.objects.filter(name="Platform primary").first()
+    seeded = EscalationPolicy.objects.filter(name="Platform on-call").first()
+    if seeded is not None and not EscalationPolicy.objects.filter(is_default=True).exists():
+        escalation_policy_set_default(policy=seeded)  # seeded before defaults existed
+    if schedule is None or seeded is not None:
+        return
+    platform = escalation_policy_create(
+        name="Platform on-call",
+        description="The on-call engineer, then the engineering lead after 15 minutes.",
+        repeat=1,
+        steps=[
+            StepInput(delay=timedelta(0), targets=[schedule]),
+            StepInput(delay=timedelta(minutes=15), targets=[people["carol"]]),
+        ],
+    )
+    total_outage = escalation_policy_create(
+        name="P0: lead at once, then CTO",
+        description="Total outage: the on-call and the engineering lead at once, the CTO after 15 minutes.",
+        repeat=2,
+        steps=[
+            StepInput(delay=timedelta(0), targets=[schedule, people["carol"]]),
+            StepInput(delay=timedelta(minutes=15), targets=[people["dave"]]),
+        ],
+    )
+    for service in services.values():
+        if service.escalation_policy_id is None:
+            service.escalation_policy = platform
+            service.save(update_fields=["escalation_policy"])
+    severity_route_set(severity=Severity.objects.get(key="P0"), policy=total_outage)
+    # Alerts from an integration without a service page the on-call too.
+    if not EscalationPolicy.objects.filter(is_default=True).exists():
+        escalation_policy_set_default(policy=platform)
