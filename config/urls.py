@@ -22,7 +22,7 @@ urlpatterns = [
     path("status/", include("incidents.statuspage.urls")),
     path("status.json", status_views.status_json, name="status-json"),
     path("oncall/ical/<slug:token>.ics", ical.feed, name="oncall-ical"),
-    path("api/v1/", include("incidents.api.urls")),
+    path("api/v1/", include("config.api_urls")),
     # Endpoints that speak other products' APIs, at their paths, for senders that already do.
     path("v2/enqueue", ingest_api.PagerDutyEnqueue.as_view(), name="pagerduty-enqueue"),
     path("v2/alerts", ingest_api.OpsgenieCreate.as_view(), name="opsgenie-create"),

@@ -35,8 +35,9 @@ class IncidentsConfig(AppConfig):
         post_migrate.connect(
             _resync_staff_groups, sender=self, dispatch_uid="incidents.resync_staff_groups"
         )
-        from incidents.paging import engine as escalation
-        from incidents.paging import fallback as paging
+        from incidents.paging import engine, fallback
+        from incidents.statuspage import hooks as statuspage_hooks
 
-        escalation.register_hooks()
-        paging.register_hooks()
+        engine.register_hooks()
+        fallback.register_hooks()
+        statuspage_hooks.register_hooks()

@@ -4,6 +4,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
+from django.urls import path
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -259,3 +260,33 @@ class ResponseTimes(APIView):
             raise serializers.ValidationError({"since": ["Must be before until."]})
         figures = reports.by_severity(since=since, until=until)
         return Response({key: f.as_seconds() for key, f in figures.items()})
+
+
+# This app's part of /api/v1/ (config/api_urls.py puts every app's together).
+urlpatterns = [
+    path(
+        "incidents/<int:pk>/postmortem/",
+        IncidentPostmortem.as_view(),
+        name="incident-postmortem",
+    ),
+    path(
+        "incidents/<int:pk>/postmortem.md",
+        IncidentPostmortemMarkdown.as_view(),
+        name="incident-postmortem-markdown",
+    ),
+    path(
+        "incidents/<int:pk>/postmortem/status/",
+        IncidentPostmortemStatus.as_view(),
+        name="incident-postmortem-status",
+    ),
+    path(
+        "incidents/<int:pk>/postmortem/action-items/",
+        IncidentPostmortemActionItems.as_view(),
+        name="incident-postmortem-action-items",
+    ),
+    path(
+        "reports/response-times/",
+        ResponseTimes.as_view(),
+        name="report-response-times",
+    ),
+]

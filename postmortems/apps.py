@@ -7,7 +7,9 @@ class PostmortemsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from incidents.core.lifecycle import on_incident_status_changed
+        from incidents.core import hooks
+        from postmortems.demo import seed_postmortems
         from postmortems.services import draft_on_resolve
 
-        on_incident_status_changed(draft_on_resolve)
+        hooks.register(hooks.INCIDENT_STATUS_CHANGED, draft_on_resolve)
+        hooks.provide(hooks.DEMO_DATA, seed_postmortems)

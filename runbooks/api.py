@@ -1,6 +1,7 @@
 """GET /api/v1/incidents/{id}/runbooks/: the runbooks that match an incident, best first."""
 
 from django.shortcuts import get_object_or_404
+from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
@@ -61,3 +62,13 @@ class IncidentRunbooks(APIView):
             for m in matches
         ]
         return Response(IncidentRunbookOutput(rows, many=True).data)
+
+
+# This app's part of /api/v1/ (config/api_urls.py puts every app's together).
+urlpatterns = [
+    path(
+        "incidents/<int:pk>/runbooks/",
+        IncidentRunbooks.as_view(),
+        name="incident-runbooks",
+    ),
+]

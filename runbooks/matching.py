@@ -107,3 +107,11 @@ def runbooks_for_incident(incident: Incident, limit: int = 3) -> list[Runbook]:
         match.runbook.match_reasons = match.reasons
         best.append(match.runbook)
     return best
+
+
+def page_runbooks(incident: Incident) -> list[dict]:
+    """The best runbook for a page (the PAGE_RUNBOOKS provider): its title and full URL."""
+    return [
+        {"title": r.title, "url": settings.TOCSIN_BASE_URL + r.get_absolute_url()}
+        for r in runbooks_for_incident(incident, limit=1)
+    ]

@@ -7,8 +7,8 @@ sees it masked, and its field replaces it (left empty, the saved address is kept
 from django import forms
 from django.contrib import admin, messages
 
+from incidents.core.contacts import check_contact_address, mask_address
 from incidents.core.errors import DomainError
-from incidents.paging.contacts import check_contact_address, mask_address
 
 
 class SecretAddressForm(forms.ModelForm):

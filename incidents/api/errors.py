@@ -11,9 +11,9 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from incidents.core.errors import DomainError
+from incidents.core.web import API_PATH_PREFIXES
 
 # Paths whose clients are programs: a URL that resolves to nothing answers JSON there too.
-API_PATH_PREFIXES = ("/api/", "/v2/")
 
 
 def exception_handler(exc, context):

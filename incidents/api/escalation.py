@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from incidents.api.serializers import EscalationOutput
 from incidents.api.strict import StrictInput
 from incidents.api.views import has_perm
+from incidents.core.contacts import mask_address
 from incidents.models import (
     ContactKind,
     ContactMethod,
@@ -33,7 +34,6 @@ from incidents.models import (
 from incidents.paging import delivery as notify
 from incidents.paging import engine as escalation
 from incidents.paging import fallback as paging
-from incidents.paging.contacts import mask_address
 from incidents.paging.policies import (
     StepInput,
     escalation_policy_create,

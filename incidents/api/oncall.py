@@ -26,12 +26,12 @@ from incidents.api.instants import OUT_OF_RANGE, bounded_utc, date_in_range
 from incidents.api.permissions import ModelPermissions
 from incidents.api.strict import StrictInput
 from incidents.core.choices import ContactKind
+from incidents.core.contacts import check_contact_address, mask_address
 from incidents.core.errors import DomainError
 from incidents.core.timezones import check_time_zone
 from incidents.models import Override, Schedule
 from incidents.oncall import compute as oncall
 from incidents.oncall import schedules as scheduling
-from incidents.paging.contacts import check_contact_address, mask_address
 
 MAX_SHIFTS_WINDOW = timedelta(days=93)
 _iso = serializers.DateTimeField()

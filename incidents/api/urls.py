@@ -1,10 +1,6 @@
 from django.urls import path
 
 from incidents.api import alerts, escalation, ingest, integrations, oncall, rotations, views
-from postmortems import api as postmortems_api
-from runbooks import api as runbooks_api
-
-app_name = "api"
 
 urlpatterns = [
     path("alerts/", alerts.AlertList.as_view(), name="alert-list"),
@@ -32,11 +28,6 @@ urlpatterns = [
         name="incident-acknowledge",
     ),
     path("incidents/<int:pk>/resolve/", views.IncidentResolve.as_view(), name="incident-resolve"),
-    path(
-        "incidents/<int:pk>/runbooks/",
-        runbooks_api.IncidentRunbooks.as_view(),
-        name="incident-runbooks",
-    ),
     path("incidents/<int:pk>/status/", views.IncidentTransition.as_view(), name="incident-status"),
     path("incidents/<int:pk>/updates/", views.IncidentUpdates.as_view(), name="incident-updates"),
     path(
@@ -87,29 +78,4 @@ urlpatterns = [
     ),
     path("schedules/<int:pk>/oncall/", oncall.ScheduleOncall.as_view(), name="schedule-oncall"),
     path("schedules/<int:pk>/shifts/", oncall.ScheduleShifts.as_view(), name="schedule-shifts"),
-    path(
-        "incidents/<int:pk>/postmortem/",
-        postmortems_api.IncidentPostmortem.as_view(),
-        name="incident-postmortem",
-    ),
-    path(
-        "incidents/<int:pk>/postmortem.md",
-        postmortems_api.IncidentPostmortemMarkdown.as_view(),
-        name="incident-postmortem-markdown",
-    ),
-    path(
-        "incidents/<int:pk>/postmortem/status/",
-        postmortems_api.IncidentPostmortemStatus.as_view(),
-        name="incident-postmortem-status",
-    ),
-    path(
-        "incidents/<int:pk>/postmortem/action-items/",
-        postmortems_api.IncidentPostmortemActionItems.as_view(),
-        name="incident-postmortem-action-items",
-    ),
-    path(
-        "reports/response-times/",
-        postmortems_api.ResponseTimes.as_view(),
-        name="report-response-times",
-    ),
 ]

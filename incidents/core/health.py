@@ -1,11 +1,10 @@
 """Liveness and readiness probes for load balancers and orchestrators."""
 
+from celery import current_app as celery_app
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-
-from config.celery import app as celery_app
 
 
 @never_cache

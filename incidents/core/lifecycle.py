@@ -7,7 +7,7 @@ commit. `actor` is the acting user; `via` names a non-user actor (an integration
 """
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import get_text_list
 
+from incidents.core import hooks
 from incidents.core.choices import (
     ALLOWED_TRANSITIONS,
     OPEN_STATUSES,
@@ -40,60 +41,11 @@ User = AbstractBaseUser
 logger = logging.getLogger(__name__)
 
 # Side effects other parts of Tocsin attach to incident events (escalation, post-mortems, the
-# status page). Hooks run INSIDE the transaction that makes the change, so their rows (an
-# escalation state, a post-mortem draft) commit with it or not at all: a process that dies right
-# after the commit cannot leave an incident that never pages. Each hook runs in its own
-# savepoint; one that fails is logged and undone alone, and the change itself still commits.
-# Hooks only write rows; anything that leaves the database (a Celery publish) goes on commit.
-_on_open_hooks: list[Callable[[int], None]] = []
-_on_status_hooks: list[Callable[[int, str, str], None]] = []
-_on_update_hooks: list[Callable[[int], None]] = []
-_on_routing_hooks: list[Callable[[int], None]] = []
-_on_responder_hooks: list[Callable[[int, int, int | None], None]] = []
-
-
-def on_incident_opened(hook: Callable[[int], None]) -> Callable[[int], None]:
-    """Register `hook(incident_id)`, run in the transaction that opens each incident."""
-    _on_open_hooks.append(hook)
-    return hook
-
-
-def on_incident_status_changed(
-    hook: Callable[[int, str, str], None],
-) -> Callable[[int, str, str], None]:
-    """Register `hook(incident_id, before, after)`, run in the transaction of each status move."""
-    _on_status_hooks.append(hook)
-    return hook
-
-
-def on_status_update_posted(hook: Callable[[int], None]) -> Callable[[int], None]:
-    """Register `hook(status_update_id)`, run in the transaction that posts each update."""
-    _on_update_hooks.append(hook)
-    return hook
-
-
-def on_incident_routing_changed(hook: Callable[[int], None]) -> Callable[[int], None]:
-    """Register `hook(incident_id)`, run when an incident's services or severity change (what
-    decides which escalation policy covers it)."""
-    _on_routing_hooks.append(hook)
-    return hook
-
-
-def on_responder_added(
-    hook: Callable[[int, int, int | None], None],
-) -> Callable[[int, int, int | None], None]:
-    """Register `hook(incident_id, user_id, actor_id)`, run when someone joins as a responder."""
-    _on_responder_hooks.append(hook)
-    return hook
-
-
-def _run_hooks(hooks: list[Callable], *args) -> None:
-    for hook in hooks:
-        try:
-            with transaction.atomic():
-                hook(*args)
-        except Exception:
-            logger.exception("Hook %s failed for %s; the change itself stands", hook.__name__, args)
+# status page) are hooks (incidents.core.hooks), fired INSIDE the transaction that makes the
+# change, so their rows (an escalation state, a post-mortem draft) commit with it or not at all:
+# a process that dies right after the commit cannot leave an incident that never pages. A
+# required hook that fails fails the change; an optional one is undone alone and logged. Hooks
+# only write rows; anything that leaves the database (a Celery publish) goes on commit.
 
 
 def _next_number() -> int:
@@ -156,7 +108,7 @@ def incident_create(
         + f" by {actor_label(actor, via)}.",
         after={"status": incident.status, "severity": severity.key, "title": incident.title},
     )
-    _run_hooks(_on_open_hooks, incident.pk)
+    hooks.fire(hooks.INCIDENT_OPENED, incident.pk)
     return incident
 
 
@@ -215,7 +167,7 @@ def _move(
         before={"status": before},
         after={"status": to},
     )
-    _run_hooks(_on_status_hooks, incident.pk, before, to)
+    hooks.fire(hooks.INCIDENT_STATUS_CHANGED, incident.pk, before, to)
     return incident
 
 
@@ -316,7 +268,7 @@ def incident_set_severity(
         before={"severity": before.key},
         after={"severity": severity.key},
     )
-    _run_hooks(_on_routing_hooks, incident.pk)
+    hooks.fire(hooks.INCIDENT_ROUTING_CHANGED, incident.pk)
     return incident
 
 
@@ -347,7 +299,7 @@ def incident_set_services(
         before={"services": before},
         after={"services": after},
     )
-    _run_hooks(_on_routing_hooks, incident.pk)
+    hooks.fire(hooks.INCIDENT_ROUTING_CHANGED, incident.pk)
     return incident
 
 
@@ -414,7 +366,7 @@ def incident_add_responder(
         after={"user": user.get_username(), "role": role},
     )
     if created and announce:
-        _run_hooks(_on_responder_hooks, incident.pk, user.pk, actor.pk if actor else None)
+        hooks.fire(hooks.RESPONDER_ADDED, incident.pk, user.pk, actor.pk if actor else None)
     return responder
 
 
@@ -532,7 +484,7 @@ def status_update_post(
         message=f"{actor_label(actor, via)} posted {visibility} update ({status.label}): {message}",
         after={"update": update.pk, "public": public, "status": status},
     )
-    _run_hooks(_on_update_hooks, update.pk)
+    hooks.fire(hooks.STATUS_UPDATE_POSTED, update.pk)
     return update
 
 

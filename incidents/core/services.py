@@ -11,8 +11,8 @@ from typing import Any
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.db import models, transaction
 
+from incidents.core import hooks
 from incidents.models import Service
-from incidents.paging.fallback import service_policy_changed
 
 
 def config_audit(*, actor, obj: models.Model, added: bool, fields: Iterable[str] = ()) -> None:
@@ -87,5 +87,5 @@ def service_update(*, service: Service, actor, audit: bool = True, **changes: An
         config_audit(actor=actor, obj=service, added=False, fields=changed)
     if "escalation_policy" in changed and service.escalation_policy_id:
         # Its incidents that nothing covered start escalating once this commits.
-        service_policy_changed(service=service)
+        hooks.fire(hooks.SERVICE_POLICY_CHANGED, service.pk)
     return service

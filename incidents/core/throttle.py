@@ -16,6 +16,8 @@ from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 
+from incidents.core.web import API_PATH_PREFIXES
+
 TOKEN_LOCKOUT = "Too many failed authentications from this address."
 
 
@@ -27,8 +29,6 @@ def retry_after_seconds(request=None) -> int:
 def lockout_response(request, original_response=None, credentials=None):
     """The answer to a locked-out address (AXES_LOCKOUT_CALLABLE): the admin's page, or JSON
     for API clients."""
-    from incidents.api.errors import API_PATH_PREFIXES  # it imports DRF, which imports us
-
     seconds = retry_after_seconds(request)
     if request.path.startswith(API_PATH_PREFIXES):
         response = JsonResponse({"detail": TOKEN_LOCKOUT}, status=429)

@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.core import lifecycle
+from incidents.core import hooks, lifecycle
 from incidents.core.defaults import ensure_default_severities
 from incidents.models import Incident, Service, Severity, StatusUpdate, TimelineEvent
 from incidents.oncall.schedules import seed_demo_schedules
@@ -234,11 +234,6 @@ def seed_demo() -> None:
     seed_demo_schedules(people=people)
     seed_demo_escalation(people=people, services=services)
     seed_incidents(people, services)
-    # Imported here: post-mortems build on incidents, not the other way round.
-    from postmortems.demo import seed_postmortems
-
-    seed_postmortems(people, services)
-    # Imported here: the runbooks app builds on incidents, not the other way round.
-    from runbooks.demo import seed_runbooks
-
-    seed_runbooks()
+    # The apps that build on incidents (post-mortems, runbooks) add theirs.
+    for seed in hooks.providers(hooks.DEMO_DATA):
+        seed(people, services)

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from incidents.core.choices import ContactKind
-from incidents.paging.contacts import mask_address
+from incidents.core.contacts import mask_address
 
 
 class ContactMethod(models.Model):

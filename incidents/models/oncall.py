@@ -13,9 +13,9 @@ from django.db.models import Q
 from django.urls import reverse
 
 from incidents.core.choices import ContactKind
+from incidents.core.contacts import mask_address
 from incidents.core.errors import DomainError
 from incidents.core.timezones import check_time_zone
-from incidents.paging.contacts import mask_address
 
 
 def new_ical_token() -> str:

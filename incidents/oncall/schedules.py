@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from django.db import IntegrityError, transaction
 
 from incidents.core.choices import ContactKind
+from incidents.core.contacts import check_contact_address
 from incidents.core.errors import DomainError
 from incidents.core.timezones import check_time_zone
 from incidents.models import (
@@ -24,7 +25,6 @@ from incidents.models import (
     UserCalendar,
 )
 from incidents.models.oncall import ShiftKind, new_ical_token
-from incidents.paging.contacts import check_contact_address
 
 SHIFT_HOURS = re.compile(r"^([1-9][0-9]{0,2})h$")
 

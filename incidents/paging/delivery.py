@@ -21,7 +21,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents.core import hooks, outbound
 from incidents.core.choices import IncidentStatus, TimelineKind
+from incidents.core.contacts import check_contact_address, mask_address
 from incidents.core.errors import DomainError
 from incidents.core.texts import humanize_duration, slack_escape
 from incidents.core.timeline import actor_label, timeline_record
@@ -36,8 +38,6 @@ from incidents.models import (
     TeamChannel,
 )
 from incidents.paging import deadlines as timers
-from incidents.paging import outbound
-from incidents.paging.contacts import check_contact_address, mask_address
 
 logger = logging.getLogger(__name__)
 
@@ -291,19 +291,14 @@ def followup(
 
 
 def _runbooks(incident: Incident) -> list[dict]:
-    try:
-        from runbooks.matching import runbooks_for_incident
-    except ImportError:
-        return []
-    try:
-        found = runbooks_for_incident(incident, limit=1)
-    except Exception:
-        # A runbook lookup must never stop a page.
-        logger.exception("Runbook matching failed for incident %s", incident.pk)
-        return []
-    return [
-        {"title": r.title, "url": settings.TOCSIN_BASE_URL + r.get_absolute_url()} for r in found
-    ]
+    found = []
+    for provider in hooks.providers(hooks.PAGE_RUNBOOKS):
+        try:
+            found += provider(incident)
+        except Exception:
+            # A runbook lookup must never stop a page.
+            logger.exception("Runbook lookup failed for incident %s", incident.pk)
+    return found[:1]
 
 
 def admin_url(incident: Incident, page: str = "change") -> str:

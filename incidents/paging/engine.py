@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from incidents.core import hooks
 from incidents.core.choices import IncidentStatus, TimelineKind
 from incidents.core.errors import DomainError, IllegalTransition
 from incidents.core.texts import humanize_duration
@@ -777,16 +778,8 @@ def _on_incident_status_changed(incident_id: int, before: str, after: str) -> No
         escalation_acknowledge(incident_id=incident_id)
 
 
-_registered = False
-
-
 def register_hooks() -> None:
-    """Called once from IncidentsConfig.ready()."""
-    global _registered
-    if _registered:
-        return
-    from incidents.core import lifecycle
-
-    lifecycle.on_incident_opened(_on_incident_opened)
-    lifecycle.on_incident_status_changed(_on_incident_status_changed)
-    _registered = True
+    """Called from IncidentsConfig.ready(). Both hooks are required: an incident that cannot
+    start (or stop) its escalation does not open (or move) at all."""
+    hooks.register(hooks.INCIDENT_OPENED, _on_incident_opened, required=True)
+    hooks.register(hooks.INCIDENT_STATUS_CHANGED, _on_incident_status_changed, required=True)

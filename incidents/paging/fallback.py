@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from incidents.core import hooks
 from incidents.core.choices import IncidentStatus, TimelineKind
 from incidents.core.errors import DomainError, IllegalTransition
 from incidents.core.texts import humanize_duration
@@ -64,10 +65,10 @@ def escalation_start_uncovered(*, incident_ids: Iterable[int] | None = None) -> 
     return started
 
 
-def service_policy_changed(*, service) -> None:
+def _on_service_policy_changed(service_id: int) -> None:
     """A service's policy was set or changed: its incidents that nothing covered start
     escalating once the change commits."""
-    ids = list(service.incidents.values_list("pk", flat=True))
+    ids = list(Incident.objects.filter(services=service_id).values_list("pk", flat=True))
     transaction.on_commit(lambda: escalation_start_uncovered(incident_ids=ids))
 
 
@@ -316,17 +317,9 @@ def resolved_notices(*, incident_id: int) -> list[Notification]:
     return queued
 
 
-_registered = False
-
-
 def register_hooks() -> None:
-    """Called once from IncidentsConfig.ready(), after the escalation's own hooks."""
-    global _registered
-    if _registered:
-        return
-    from incidents.core import lifecycle
-
-    lifecycle.on_incident_routing_changed(_on_routing_changed)
-    lifecycle.on_responder_added(_on_responder_added)
-    lifecycle.on_incident_status_changed(_on_status_changed)
-    _registered = True
+    """Called from IncidentsConfig.ready(), after the escalation's own hooks."""
+    hooks.register(hooks.INCIDENT_ROUTING_CHANGED, _on_routing_changed)
+    hooks.register(hooks.RESPONDER_ADDED, _on_responder_added)
+    hooks.register(hooks.INCIDENT_STATUS_CHANGED, _on_status_changed)
+    hooks.register(hooks.SERVICE_POLICY_CHANGED, _on_service_policy_changed)

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from django.db import transaction
 
+from incidents.core.contacts import check_contact_address
 from incidents.core.errors import DomainError
 from incidents.models import ContactMethod, NotificationRule
-from incidents.paging.contacts import check_contact_address
 
 MAX_DELAY = timedelta(hours=24)
 

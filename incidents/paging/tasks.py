@@ -11,6 +11,7 @@ from django.utils import timezone
 from incidents.paging import deadlines as timers
 from incidents.paging import delivery as notify
 from incidents.paging import engine as escalation
+from incidents.paging import handoffs
 
 
 def _republish_if_early(name: str, args: list, due_at) -> None:
@@ -55,3 +56,9 @@ def notification_deliver(notification_id: int) -> None:
         _republish_if_early(
             notify.DELIVER_TASK, [notification_id], notify.notification_due_at(notification_id)
         )
+
+
+@shared_task(name="incidents.oncall_tasks.handoff_sweep", ignore_result=True)
+def handoff_sweep() -> dict:
+    """Announce shift changes since the last sweep, once each, and deliver pending messages."""
+    return handoffs.handoff_sweep()

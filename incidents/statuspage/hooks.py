@@ -1,10 +1,14 @@
 """Side effects of public updates: subscribers hear of them after the update is committed."""
 
-from incidents.core import lifecycle
+from incidents.core import hooks
 from incidents.paging import deadlines as timers
 
 
-@lifecycle.on_status_update_posted
+def register_hooks() -> None:
+    """Called from IncidentsConfig.ready()."""
+    hooks.register(hooks.STATUS_UPDATE_POSTED, notify_subscribers)
+
+
 def notify_subscribers(update_id: int) -> None:
     from incidents.models import StatusUpdate
 

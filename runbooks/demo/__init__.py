@@ -7,6 +7,6 @@ from runbooks.services import ImportResult, runbooks_import
 DEMO_DIR = Path(__file__).resolve().parent
 
 
-def seed_runbooks() -> ImportResult:
+def seed_runbooks(people: dict | None = None, services: dict | None = None) -> ImportResult:
     """Import the demo files; running it again changes nothing (import is idempotent)."""
     return runbooks_import(paths=[DEMO_DIR])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from incidents.core import lifecycle
+from incidents.core import hooks, lifecycle
 from incidents.core.choices import WORKING_STATUSES, IncidentStatus, TimelineKind
 from incidents.core.errors import DomainError, IllegalTransition
 from incidents.models import Incident, StatusUpdate, TimelineEvent
@@ -310,11 +310,25 @@ def test_a_failing_hook_is_undone_alone_and_the_change_stands():
         )
         raise RuntimeError("a bug in a side effect")
 
-    lifecycle.on_incident_opened(broken_hook)
+    hooks.register(hooks.INCIDENT_OPENED, broken_hook)
     try:
         incident = make_incident()
     finally:
-        lifecycle._on_open_hooks.remove(broken_hook)
+        hooks.unregister(hooks.INCIDENT_OPENED, broken_hook)
     assert Incident.objects.filter(pk=incident.pk).exists()
     assert not incident.timeline.filter(message="half").exists()
     assert incident.timeline.filter(kind=TimelineKind.CREATED).exists()
+
+
+def test_a_failing_required_hook_fails_the_change_and_nothing_commits():
+    def broken_required_hook(incident_id: int) -> None:
+        raise RuntimeError("cannot start the escalation")
+
+    hooks.register(hooks.INCIDENT_OPENED, broken_required_hook, required=True)
+    before = Incident.objects.count()
+    try:
+        with pytest.raises(RuntimeError, match="cannot start"):
+            make_incident()
+    finally:
+        hooks.unregister(hooks.INCIDENT_OPENED, broken_required_hook)
+    assert Incident.objects.count() == before

@@ -11,10 +11,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents.core import outbound
 from incidents.core.errors import DomainError
 from incidents.models import ContactMethod, Notification, Schedule, TeamChannel
 from incidents.paging import engine as escalation
-from incidents.paging import outbound
 from incidents.paging.delivery import contact_method_create, notification_deliver
 from incidents.paging.policies import StepInput, escalation_policy_create
 from tests.api.test_escalation_api import client_for

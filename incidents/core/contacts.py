@@ -5,9 +5,9 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
+from incidents.core import outbound
 from incidents.core.choices import ContactKind
 from incidents.core.errors import DomainError
-from incidents.paging import outbound
 
 
 def check_contact_address(kind: str, address: str) -> None:
