@@ -18,18 +18,20 @@ use_atomic_filesystem_transport()
 app = Celery("tocsin")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
-# Paging work has its own queue so a backlog of housekeeping never delays a page.
+# Paging work has its own queue so a backlog of housekeeping never delays a page, and sending
+# has its own (`delivery`, the outbox) so a slow receiver holds a delivery worker for at most one
+# send deadline and never an escalation step or a sweep.
 app.conf.task_default_queue = "default"
-app.conf.task_queues = (Queue("default"), Queue("paging"))
+app.conf.task_queues = (Queue("default"), Queue("paging"), Queue("delivery"))
 app.conf.task_routes = {
     "incidents.tasks.escalation_*": {"queue": "paging"},
-    "incidents.tasks.notification_*": {"queue": "paging"},
+    "incidents.tasks.notification_*": {"queue": "delivery"},
 }
 app.conf.beat_schedule = {}
 # Escalation steps, severity timers and notifications are rows with deadlines; this sweep fires
-# whatever an ETA task missed (lost message, killed worker, flushed Redis). It goes through the
-# default queue so a backlog of deliveries on `paging` cannot hold it back, and expires after a
-# few intervals so sweeps never pile up behind a slow one.
+# whatever an ETA task missed (lost message, killed worker, flushed Redis) and hands late or
+# orphaned notifications to `delivery`. It goes through the default queue so a backlog of steps
+# on `paging` cannot hold it back, and expires after a few intervals so sweeps never pile up.
 _SWEEP_SECONDS = settings.TOCSIN_TIMER_SWEEP_SECONDS
 app.conf.beat_schedule["escalation-sweep"] = {
     "task": "incidents.tasks.escalation_sweep",
