@@ -164,15 +164,19 @@ def _label(notification: Notification) -> str:
     return f"{reason} to {notification.recipient} by {notification.kind}"
 
 
-def _note(notification: Notification, message: str) -> None:
-    if notification.incident_id is not None:
-        timeline_record(
-            incident=notification.incident,
-            kind=TimelineKind.NOTIFICATION,
-            via=VIA,
-            message=message,
-            after={"notification": notification.pk, "status": notification.status},
-        )
+def _note(notification: Notification, message: str, *, via: str | None = VIA, **fields) -> bool:
+    """Write `message` on the timeline of the row's incident; False if it is about none."""
+    if notification.incident_id is None:
+        return False
+    timeline_record(
+        incident=notification.incident,
+        kind=TimelineKind.NOTIFICATION,
+        via=via,
+        message=message,
+        after={"notification": notification.pk, "status": notification.status},
+        **fields,
+    )
+    return True
 
 
 def _still_wanted(notification: Notification) -> bool:
@@ -427,17 +431,7 @@ def notification_retry(
     message = (
         f"{actor_label(actor, via)} retried the {notification.kind} to {notification.recipient}."
     )
-    if notification.incident_id is not None:
-        timeline_record(
-            incident=notification.incident,
-            kind=TimelineKind.NOTIFICATION,
-            actor=actor,
-            via=via,
-            message=message,
-            before={"status": before},
-            after={"notification": notification.pk, "status": notification.status},
-        )
-    else:
+    if not _note(notification, message, via=via, actor=actor, before={"status": before}):
         logger.info("%s (notification %s)", message, notification.pk)
     timers.publish_on_commit(DELIVER_TASK, [notification.pk], notification.due_at)
     return notification

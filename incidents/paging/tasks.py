@@ -60,5 +60,5 @@ def notification_deliver(notification_id: int) -> None:
 
 @shared_task(name="incidents.oncall_tasks.handoff_sweep", ignore_result=True)
 def handoff_sweep() -> dict:
-    """Announce shift changes since the last sweep, once each, and deliver pending messages."""
+    """Announce shift changes since the last sweep, once each, by queueing outbox rows."""
     return handoffs.handoff_sweep()
