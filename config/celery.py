@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
 
@@ -77,6 +77,16 @@ def _task_packages() -> list[str]:
 
 
 app.autodiscover_tasks(_task_packages)
+
+
+@signals.worker_init.connect
+@signals.worker_process_init.connect
+def _warm_up(**_kwargs) -> None:
+    """Pages are rendered inside an escalation step's transaction: load what rendering needs
+    (URLconf, templates) before the first step, not during it."""
+    from incidents.paging.outbox import warm_up
+
+    warm_up()
 
 
 def ensure_broker_dirs() -> None:

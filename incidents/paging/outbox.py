@@ -316,3 +316,17 @@ def render(notification: Notification, shared: dict | None = None) -> tuple[str,
     body = render_to_string(f"messages/{template}.txt", context).strip()
     subject = render_to_string(f"messages/{template}_subject.txt", context).strip()
     return " ".join(subject.split())[:255], body
+
+
+def warm_up() -> None:
+    """Load the URLconf and the message templates once, when a worker starts: the first page a
+    fresh worker renders (inside the step's transaction) then costs no import."""
+    from django.template.loader import get_template
+    from django.urls import get_resolver
+
+    try:
+        get_resolver().url_patterns  # noqa: B018 (imports every URLconf module)
+        for name in ("page", "page_subject", "reminder", "reminder_subject"):
+            get_template(f"messages/{name}.txt")
+    except Exception:
+        logger.exception("Warming up the page templates failed; pages render on first use.")
