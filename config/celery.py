@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
 
@@ -18,18 +18,20 @@ use_atomic_filesystem_transport()
 app = Celery("tocsin")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
-# Paging work has its own queue so a backlog of housekeeping never delays a page.
+# Paging work has its own queue so a backlog of housekeeping never delays a page, and sending
+# has its own (`delivery`, the outbox) so a slow receiver holds a delivery worker for at most one
+# send deadline and never an escalation step or a sweep.
 app.conf.task_default_queue = "default"
-app.conf.task_queues = (Queue("default"), Queue("paging"))
+app.conf.task_queues = (Queue("default"), Queue("paging"), Queue("delivery"))
 app.conf.task_routes = {
     "incidents.tasks.escalation_*": {"queue": "paging"},
-    "incidents.tasks.notification_*": {"queue": "paging"},
+    "incidents.tasks.notification_*": {"queue": "delivery"},
 }
 app.conf.beat_schedule = {}
 # Escalation steps, severity timers and notifications are rows with deadlines; this sweep fires
-# whatever an ETA task missed (lost message, killed worker, flushed Redis). It goes through the
-# default queue so a backlog of deliveries on `paging` cannot hold it back, and expires after a
-# few intervals so sweeps never pile up behind a slow one.
+# whatever an ETA task missed (lost message, killed worker, flushed Redis) and hands late or
+# orphaned notifications to `delivery`. It goes through the default queue so a backlog of steps
+# on `paging` cannot hold it back, and expires after a few intervals so sweeps never pile up.
 _SWEEP_SECONDS = settings.TOCSIN_TIMER_SWEEP_SECONDS
 app.conf.beat_schedule["escalation-sweep"] = {
     "task": "incidents.tasks.escalation_sweep",
@@ -75,6 +77,16 @@ def _task_packages() -> list[str]:
 
 
 app.autodiscover_tasks(_task_packages)
+
+
+@signals.worker_init.connect
+@signals.worker_process_init.connect
+def _warm_up(**_kwargs) -> None:
+    """Pages are rendered inside an escalation step's transaction: load what rendering needs
+    (URLconf, templates) before the first step, not during it."""
+    from incidents.paging.outbox import warm_up
+
+    warm_up()
 
 
 def ensure_broker_dirs() -> None:

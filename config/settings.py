@@ -294,6 +294,12 @@ TOCSIN_NOTIFY_MAX_ATTEMPTS = env.int("TOCSIN_NOTIFY_MAX_ATTEMPTS", default=6)
 TOCSIN_NOTIFY_RETRY_SECONDS = env.int("TOCSIN_NOTIFY_RETRY_SECONDS", default=15)
 TOCSIN_NOTIFY_RETRY_MAX_SECONDS = env.int("TOCSIN_NOTIFY_RETRY_MAX_SECONDS", default=600)
 TOCSIN_WEBHOOK_TIMEOUT_SECONDS = env.float("TOCSIN_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# The outbox (docs/delivery.md): one send's total deadline (connect, read and body together),
+# how long a worker's claim on a row lasts before the sweep takes it back (it died mid-send), and
+# the Standard Webhooks signing secret ("whsec_" + base64; empty: derived from SECRET_KEY).
+TOCSIN_SEND_DEADLINE_SECONDS = env.float("TOCSIN_SEND_DEADLINE_SECONDS", default=10.0)
+TOCSIN_DELIVERY_LEASE_SECONDS = env.float("TOCSIN_DELIVERY_LEASE_SECONDS", default=60.0)
+TOCSIN_WEBHOOK_SIGNING_SECRET = env.str("TOCSIN_WEBHOOK_SIGNING_SECRET", default="")
 # The public status page: its heading, and how long a rendered page is reused.
 TOCSIN_STATUS_TITLE = env.str("TOCSIN_STATUS_TITLE", default="System status")
 TOCSIN_STATUS_CACHE_SECONDS = env.int("TOCSIN_STATUS_CACHE_SECONDS", default=5)

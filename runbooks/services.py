@@ -10,15 +10,15 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from incidents.core.choices import TimelineKind
+from incidents.core.choices import ContactKind, TimelineKind
 from incidents.core.errors import DomainError
 from incidents.core.timeline import timeline_record
-from incidents.models import Incident, Service
+from incidents.models import Incident, NotificationReason, Service
+from incidents.paging import outbox
 from runbooks.files import RunbookFileError, RunbookSpec, dump, parse_file, spec_of
 from runbooks.models import (
     MatchRule,
@@ -257,34 +257,37 @@ def runbooks_remind_review(*, now: datetime | None = None) -> list[Runbook]:
                 continue  # already told about this review period
             runbook.review_reminded_at = now
             runbook.save(update_fields=["review_reminded_at"])
-            recipients = _review_recipients(runbook)
-            if recipients:
-                transaction.on_commit(
-                    lambda r=runbook, to=recipients: _send_review_mail(runbook=r, recipients=to)
-                )
+            _queue_review_mail(runbook=runbook, recipients=_review_recipients(runbook), now=now)
             reminded.append(runbook)
     return reminded
 
 
-def _send_review_mail(*, runbook: Runbook, recipients: list[str]) -> None:
+def _queue_review_mail(*, runbook: Runbook, recipients: list[str], now: datetime) -> None:
+    """One outbox row per owner, keyed by runbook, review period and address: delivered and
+    retried like a page, and never twice for one reminder."""
     url = f"{settings.TOCSIN_BASE_URL}{runbook.get_absolute_url()}"
     last = (
         f"last reviewed on {runbook.last_reviewed_at:%Y-%m-%d}"
         if runbook.last_reviewed_at
         else "never reviewed"
     )
-    send_mail(
-        subject=f"Runbook due for review: {runbook.title}",
-        message=(
-            f'The runbook "{runbook.title}" is due for review ({last}; reviewed every '
-            f"{runbook.review_every_days} days).\n\n"
-            "Read it through: are the steps, commands and links still right? Fix what is not, "
-            'then use "Mark reviewed" on the runbook list.\n\n'
-            f"{url}\n"
-        ),
-        from_email=None,
-        recipient_list=recipients,
+    body = (
+        f'The runbook "{runbook.title}" is due for review ({last}; reviewed every '
+        f"{runbook.review_every_days} days).\n\n"
+        "Read it through: are the steps, commands and links still right? Fix what is not, "
+        'then use "Mark reviewed" on the runbook list.\n\n'
+        f"{url}\n"
     )
+    for address in recipients:
+        outbox.message(
+            key=f"review:{runbook.pk}:{now:%Y%m%dT%H%M%S}:{address}",
+            reason=NotificationReason.REVIEW,
+            kind=ContactKind.EMAIL,
+            address=address,
+            recipient=address,
+            subject=f"Runbook due for review: {runbook.title}",
+            body=body,
+        )
 
 
 # --- runs on incidents -------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Delivery log and contact methods: every page Tocsin sent or tried, with "Retry"."""
+"""Delivery log and contact methods: every message Tocsin sent or tried, of every kind, with
+"Retry" (through the domain's `notification_retry`)."""
 
 from django.contrib import admin, messages
 from django.utils.html import format_html
@@ -9,10 +10,12 @@ from incidents.admin.readonly import ReadOnlyAdmin
 from incidents.admin.secrets import SecretAddressAdmin, masked_address
 from incidents.core.errors import DomainError
 from incidents.models import ContactMethod, Notification, NotificationRule
+from incidents.paging.channels.webhook import masked_secret
 from incidents.paging.delivery import account_email_notice, notification_retry
 
 _TONE = {
     "queued": "acknowledged",
+    "sending": "acknowledged",
     "sent": "resolved",
     "failed": "triggered",
     "cancelled": "working",
@@ -65,17 +68,21 @@ class NotificationAdmin(ReadOnlyAdmin):
         "sent_at",
         "due_at",
     )
-    list_filter = ("status", "kind", "reason")
+    list_filter = ("status", "reason", "kind")
     list_select_related = ("incident",)
-    search_fields = ("recipient", "incident__title")
+    search_fields = ("recipient", "subject", "incident__title")
     date_hierarchy = "created_at"
     # The address shows masked (a webhook URL is a credential, an email address is personal).
     fields = readonly_fields = [
         "masked_address" if f.name == "address" else f.name for f in Notification._meta.fields
-    ]
+    ] + ["delivery_id"]
     masked_address = staticmethod(masked_address)
     actions = ("retry",)
     list_per_page = 100
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {"title": "Delivery log", "signing_secret": masked_secret()}
+        return super().changelist_view(request, extra_context)
 
     def has_retry_permission(self, request):
         return request.user.has_perm("incidents.retry_notification")

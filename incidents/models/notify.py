@@ -1,9 +1,13 @@
-"""Contact methods, personal notification rules and the delivery log (issue #5).
+"""Contact methods, personal notification rules and the outbox (issue #5, issue #12).
 
-Every message Tocsin sends about an incident is a `Notification` row before it is anything else:
-the row is the timer (`due_at`), the retry state (`attempts`, `last_error`) and the audit record.
+Every message Tocsin sends is a `Notification` row before it is anything else: pages, reminders,
+follow-ups, handoff messages, status-page mail and runbook-review mail. The row is the timer
+(`due_at`), the retry state (`attempts`, `last_error`), the claim of the worker sending it now
+(`claim_token`, `claimed_until`) and the audit record. `dedup_key` names the recipient and the
+purpose, so a producer that runs twice finds the row it made the first time.
 """
 
+import hashlib
 from datetime import timedelta
 
 from django.conf import settings
@@ -64,6 +68,8 @@ class NotificationRule(models.Model):
 
 class NotificationStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
+    # Claimed by a worker that is sending it now, until `claimed_until` (its lease).
+    SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
@@ -78,16 +84,46 @@ class NotificationReason(models.TextChoices):
     DIRECT = "direct", "Direct page"
     # "INC-n resolved", to the people paged for it. Such a row carries its text.
     RESOLVED = "resolved", "Resolved notice"
+    # Not about one incident; each row carries its text.
+    HANDOFF = "handoff", "On-call handoff"
+    STATUS = "status", "Status-page update"
+    CONFIRM = "confirm", "Subscription confirmation"
+    REVIEW = "review", "Runbook review"
+
+
+# Reasons whose rows carry their own subject and body from the start.
+CARRIES_TEXT = frozenset(
+    {
+        NotificationReason.FOLLOWUP,
+        NotificationReason.RESOLVED,
+        NotificationReason.HANDOFF,
+        NotificationReason.STATUS,
+        NotificationReason.CONFIRM,
+        NotificationReason.REVIEW,
+    }
+)
 
 
 class NotificationQuerySet(models.QuerySet):
     def due(self, now):
         return self.filter(status=NotificationStatus.QUEUED, due_at__lte=now)
 
+    def claimable(self, now):
+        """Due rows, and rows whose sender's lease ran out (it died during the send)."""
+        return self.filter(
+            Q(status=NotificationStatus.QUEUED, due_at__lte=now)
+            | Q(status=NotificationStatus.SENDING, claimed_until__lt=now)
+        )
+
 
 class Notification(models.Model):
     incident = models.ForeignKey(
-        "incidents.Incident", on_delete=models.CASCADE, related_name="notifications"
+        "incidents.Incident",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        help_text="Empty for messages about no incident (handoffs, status-page mail, reviews).",
     )
     reason = models.CharField(
         max_length=10, choices=NotificationReason.choices, default=NotificationReason.PAGE
@@ -116,24 +152,39 @@ class Notification(models.Model):
     last_error = models.TextField(blank=True)
     due_at = models.DateTimeField(help_text="Send at (or retry at) this time.")
     sent_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last attempt ended: the next is due from it."
+    )
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="While sending: the lease of the worker sending it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     dedup_key = models.CharField(max_length=200, unique=True, editable=False)
     subject = models.CharField(
-        max_length=255, blank=True, help_text="Follow-up reminders only: the message as queued."
+        max_length=255, blank=True, help_text="The message as rendered when it was queued."
     )
     body = models.TextField(blank=True)
+    headers = models.JSONField(default=dict, blank=True, help_text="Extra e-mail headers.")
 
     objects = NotificationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = "delivery"
+        verbose_name_plural = "delivery log"
         permissions = [("retry_notification", "Can retry notifications")]
         indexes = [
             models.Index(
                 fields=["due_at"], condition=Q(status="queued"), name="notification_queued_due"
             ),
             models.Index(fields=["incident", "-created_at"], name="notification_incident"),
+            models.Index(
+                fields=["claimed_until"],
+                condition=Q(status="sending"),
+                name="notification_sending_lease",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -144,3 +195,9 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.recipient} ({self.status})"
+
+    @property
+    def delivery_id(self) -> str:
+        """The stable id of this message, the same on every attempt (`webhook-id`): receivers
+        drop a repeat by it. Derived from the dedup key, so it never changes."""
+        return "msg_" + hashlib.sha256(self.dedup_key.encode()).hexdigest()[:32]

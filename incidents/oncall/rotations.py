@@ -6,6 +6,7 @@ are dealt from the new list (`incidents.oncall.compute.revise` states the rule).
 shifts move are told by email, through the handoff deliveries (sent by the handoff sweep).
 """
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -20,7 +21,13 @@ from django.utils import timezone
 
 from incidents.core.choices import ContactKind
 from incidents.core.errors import DomainError
-from incidents.models import HandoffDelivery, Rotation, RotationParticipant, Schedule
+from incidents.models import (
+    Notification,
+    NotificationReason,
+    Rotation,
+    RotationParticipant,
+    Schedule,
+)
 from incidents.oncall import compute as oncall
 
 # Moves further ahead than this are neither previewed nor announced (they still happen).
@@ -168,14 +175,21 @@ def _queue_notices(*, plan: ParticipantsPlan, actor) -> None:
             # Not the calendar link itself: this text is stored with the delivery row.
             "my_paging_url": settings.TOCSIN_BASE_URL + reverse("my-paging"),
         }
+        body = render_to_string("messages/shifts_moved.txt", context).strip()
+        # An outbox row (incidents/paging/outbox.py), written directly: on-call sits below paging.
+        # The delivery sweep sends it within a sweep interval.
+        digest = hashlib.sha256(body.encode()).hexdigest()[:16]
         rows.append(
-            HandoffDelivery(
-                handoff=None,
+            Notification(
+                dedup_key=f"shifts-moved:{plan.rotation.pk}:user:{user.pk}:{digest}",
+                reason=NotificationReason.HANDOFF,
+                user=user,
+                recipient=user.get_username(),
                 kind=ContactKind.EMAIL,
                 address=user.email,
-                notice=True,
                 subject=f"Your on-call shifts on {schedule.name} changed",
-                body=render_to_string("messages/shifts_moved.txt", context).strip(),
+                body=body,
+                due_at=timezone.now(),
             )
         )
-    HandoffDelivery.objects.bulk_create(rows)
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)

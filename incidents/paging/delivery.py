@@ -1,48 +1,68 @@
-"""Notifications: queueing pages and reminders as rows, and delivering them (issue #5).
+"""Delivering the outbox (issue #5, issue #12): claim, send outside any transaction, record.
 
-A notification is queued as a row (its `due_at` is its timer: personal rules delay some, retries
-push it back), then delivered by `notification_deliver` under a row lock taken with SKIP LOCKED,
-so a task and the sweep never send the same row twice. Email goes through Django's email
-backend; webhooks are a Slack-compatible JSON POST (`{"text": ...}`) with httpx, a timeout and
-no redirects to another host.
+A row is delivered in three steps, so no transaction and no row lock is held while a receiver
+takes its time:
+
+1. **claim** — in a short transaction, take a due row with `SKIP LOCKED`, mark it `sending` with
+   a fresh claim token and a lease (`claimed_until`), commit;
+2. **send** — by e-mail or webhook, within one total deadline (channels/);
+3. **record** — in a new short transaction, and only if the claim token is still ours: `sent`,
+   or back to `queued` with its next attempt due a backoff after the attempt *ended*, or
+   `failed` after the last attempt.
+
+A worker that dies between 1 and 3 leaves the row `sending`; once its lease runs out the sweep
+hands it to the delivery queue again (at least once on the wire: the receiver may get it twice,
+with the same `webhook-id` both times).
 """
 
-import hashlib
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+import os
+import time
+import uuid
 from datetime import datetime, timedelta
 
-import httpx
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
-from incidents.core import hooks, outbound
 from incidents.core.choices import IncidentStatus, TimelineKind
 from incidents.core.contacts import check_contact_address, mask_address
 from incidents.core.errors import DomainError
-from incidents.core.texts import humanize_duration, slack_escape
 from incidents.core.timeline import actor_label, timeline_record
 from incidents.models import (
     ContactKind,
     ContactMethod,
-    Incident,
     Notification,
     NotificationReason,
     NotificationRule,
     NotificationStatus,
-    TeamChannel,
 )
 from incidents.paging import deadlines as timers
+from incidents.paging.channels.email import send_email
+from incidents.paging.channels.webhook import (  # noqa: F401 (DeliveryError: for callers)
+    DeliveryError,
+    deadline_seconds,
+    post_webhook,
+)
+
+# The queueing half lives in the outbox; these names are imported from here by older callers.
+from incidents.paging.outbox import (  # noqa: F401
+    DELIVER_TASK,
+    Route,
+    _queue_all,
+    admin_url,
+    followup,
+    page,
+    person_pages,
+    remind,
+    render,
+    routes_for,
+)
 
 logger = logging.getLogger(__name__)
 
 VIA = "Notifications"
-DELIVER_TASK = "incidents.tasks.notification_deliver"
+FAULT_AFTER_SEND = "TOCSIN_FAULT_AFTER_SEND"
 
 
 def max_attempts() -> int:
@@ -56,8 +76,9 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
 
 
-def webhook_timeout() -> float:
-    return settings.TOCSIN_WEBHOOK_TIMEOUT_SECONDS
+def lease() -> timedelta:
+    """How long a claim lasts: longer than any send may take (the total deadline)."""
+    return timedelta(seconds=max(settings.TOCSIN_DELIVERY_LEASE_SECONDS, deadline_seconds() + 1))
 
 
 # --- contact methods ---------------------------------------------------------------------------
@@ -102,284 +123,35 @@ def account_email_notice(user) -> str:
     )
 
 
-# --- queueing ----------------------------------------------------------------------------------
+# --- sending -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Route:
-    kind: str
-    address: str
-    due_at: datetime
-    method: ContactMethod | None = None
-    rule: NotificationRule | None = None
-
-
-def routes_for(user, now: datetime, cache: dict | None = None) -> list[Route]:
-    """How to reach a person: their rules in order; else every contact method at once; else the
-    email address of their account. `cache` (per batch of steps) saves the lookups."""
-    if cache is not None and user.pk in cache:
-        return [Route(r.kind, r.address, now + r.delay, r.method, r.rule) for r in cache[user.pk]]
-    rules = list(user.notification_rules.select_related("contact_method").order_by("order", "id"))
-    if rules:
-        found = [
-            _Reach(r.contact_method.kind, r.contact_method.address, r.delay, r.contact_method, r)
-            for r in rules
-        ]
-    else:
-        methods = list(user.contact_methods.all())
-        if methods:
-            found = [_Reach(m.kind, m.address, timedelta(0), m, None) for m in methods]
-        elif user.email:
-            found = [_Reach(ContactKind.EMAIL, user.email, timedelta(0), None, None)]
-        else:
-            found = []
-    if cache is not None:
-        cache[user.pk] = found
-    return [Route(r.kind, r.address, now + r.delay, r.method, r.rule) for r in found]
-
-
-@dataclass(frozen=True)
-class _Reach:
-    kind: str
-    address: str
-    delay: timedelta
-    method: ContactMethod | None
-    rule: NotificationRule | None
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _queue_all(rows: list[Notification]) -> list[Notification]:
-    """Insert the rows in one statement; a row whose dedup key exists already is left as it was
-    (the upsert only touches `updated_at`) and delivering it again is a no-op."""
-    if not rows:
-        return []
-    Notification.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["dedup_key"], update_fields=["updated_at"]
-    )
-    jobs = [(row.pk, row.due_at) for row in rows]
-
-    def publish_all():
-        for pk, due_at in jobs:
-            timers.publish(DELIVER_TASK, [pk], due_at)
-
-    transaction.on_commit(publish_all)
-    return rows
-
-
-def _to_person(incident: Incident, user, route: Route, dedup_key: str, **fields) -> Notification:
-    """A notification row reaching `user` by `route`."""
-    return Notification(
-        incident=incident,
-        dedup_key=dedup_key,
-        user=user,
-        recipient=user.get_username(),
-        contact_method=route.method,
-        kind=route.kind,
-        address=route.address,
-        **fields,
-    )
-
-
-def person_pages(
-    incident: Incident, users: Iterable, *, prefix: str, now: datetime, cache=None, **fields
-) -> list[Notification]:
-    """One unsaved row per route of each person (their rules, else their methods, else their
-    account e-mail), keyed under `prefix` so a repeat of the same page is the same row."""
-    rows = []
-    for user in users:
-        for route in routes_for(user, now, cache):
-            key = f"{prefix}:user:{user.pk}:{route.kind}:{_digest(route.address)}"
-            rows.append(
-                _to_person(
-                    incident, user, route, key, rule=route.rule, due_at=route.due_at, **fields
-                )
-            )
-    return rows
-
-
-def page(
-    *,
-    incident: Incident,
-    users: Iterable,
-    channels: Iterable[TeamChannel],
-    rnd: int,
-    step: int,
-    now: datetime,
-    cache: dict | None = None,
-) -> list[Notification]:
-    """Queue one step's pages: each person by their rules, each team channel once."""
-    prefix = f"page:{incident.pk}:{rnd}:{step}"
-    rows = person_pages(
-        incident,
-        users,
-        prefix=prefix,
-        now=now,
-        cache=cache,
-        reason=NotificationReason.PAGE,
-        round=rnd,
-        step=step,
-    )
-    for channel in channels:
-        rows.append(
-            Notification(
-                incident=incident,
-                dedup_key=f"{prefix}:channel:{channel.pk}",
-                reason=NotificationReason.PAGE,
-                channel=channel,
-                recipient=channel.name,
-                kind=channel.kind,
-                address=channel.address,
-                round=rnd,
-                step=step,
-                due_at=now,
-            )
+def send(notification: Notification) -> None:
+    """Send one row by its channel, within the total deadline; raises on any failure."""
+    subject, body = render(notification)  # rows queued before the outbox had no text yet
+    if notification.kind == ContactKind.EMAIL:
+        send_email(
+            to=notification.address, subject=subject, body=body, headers=notification.headers
         )
-    return _queue_all(rows)
+        return
+    # A handoff is its own markup-free text; everything else leads with its subject.
+    text = body if notification.reason == NotificationReason.HANDOFF else f"*{subject}*\n{body}"
+    post_webhook(notification.address, text, message_id=notification.delivery_id)
 
 
-def remind(*, incident: Incident, users: Iterable, count: int, now: datetime) -> list[Notification]:
-    """Queue the `count`-th status-update reminder to each person (first route only: a nudge)."""
-    rows = []
-    for user in users:
-        routes = routes_for(user, now)
-        if routes:
-            key = f"reminder:{incident.pk}:{count}:user:{user.pk}"
-            rows.append(
-                _to_person(
-                    incident, user, routes[0], key, reason=NotificationReason.REMINDER, due_at=now
-                )
-            )
-    return _queue_all(rows)
-
-
-def followup(
-    *,
-    incident: Incident,
-    user,
-    key: str,
-    subject: str,
-    body: str,
-    now: datetime,
-    reason: str = NotificationReason.FOLLOWUP,
-) -> Notification | None:
-    """Queue a follow-up reminder (post-mortem or action item), or another message that
-    carries its own text (`reason`: the resolved notice), to a person's first route.
-
-    `key` makes it once only: queuing the same key again leaves the first row as it is.
-    Returns None when the person cannot be reached at all.
-    """
-    routes = routes_for(user, now)
-    if not routes:
-        return None
-    row = _to_person(
-        incident,
-        user,
-        routes[0],
-        f"followup:{key}:user:{user.pk}",
-        reason=reason,
-        subject=subject[:255],
-        body=body,
-        due_at=now,
-    )
-    return _queue_all([row])[0]
-
-
-# --- messages ----------------------------------------------------------------------------------
-
-
-def _runbooks(incident: Incident) -> list[dict]:
-    found = []
-    for provider in hooks.providers(hooks.PAGE_RUNBOOKS):
-        try:
-            found += provider(incident)
-        except Exception:
-            # A runbook lookup must never stop a page.
-            logger.exception("Runbook lookup failed for incident %s", incident.pk)
-    return found[:1]
-
-
-def admin_url(incident: Incident, page: str = "change") -> str:
-    """Absolute URL of an incident's admin page ("change", or "post_update")."""
+def _fault_after_send() -> None:
+    """Fault injection for tests: with TOCSIN_FAULT_AFTER_SEND naming a marker file that does
+    not exist yet, the first send that gets here creates it and the process exits on the spot,
+    after the receiver got the message and before the result is recorded."""
+    marker = os.environ.get(FAULT_AFTER_SEND)
+    if not marker:
+        return
     try:
-        path = reverse(f"admin:incidents_incident_{page}", args=[incident.pk])
-    except Exception:
-        # Resolving URLs imports every URLconf module; a page must go out even if one is broken.
-        logger.exception("Could not reverse the admin URL of incident %s", incident.pk)
-        path = f"/admin/incidents/incident/{incident.pk}/{page.replace('_', '-')}/"
-    return settings.TOCSIN_BASE_URL + path
-
-
-def render(notification: Notification) -> tuple[str, str]:
-    """(subject, body) of a notification."""
-    if notification.reason in (NotificationReason.FOLLOWUP, NotificationReason.RESOLVED):
-        return notification.subject, notification.body
-    incident = notification.incident
-    context = {
-        "notification": notification,
-        "incident": incident,
-        "severity": incident.severity,
-        "services": ", ".join(s.name for s in incident.services.all()),
-        "admin_url": admin_url(incident),
-        "runbooks": _runbooks(incident),
-        "cadence": humanize_duration(incident.severity.update_every)
-        if incident.severity.update_every
-        else "",
-    }
-    if notification.reason == NotificationReason.REMINDER:
-        # Customers follow public incidents: the reminder asks for a public update, prefilled.
-        context["public"] = incident.updates.filter(public=True).exists()
-        context["post_update_url"] = admin_url(incident, "post_update") + (
-            "?public=1" if context["public"] else ""
-        )
-    paging = notification.reason in (NotificationReason.PAGE, NotificationReason.DIRECT)
-    template = "page" if paging else "reminder"
-    body = render_to_string(f"messages/{template}.txt", context).strip()
-    subject = render_to_string(f"messages/{template}_subject.txt", context).strip()
-    return " ".join(subject.split()), body
-
-
-# --- delivery ----------------------------------------------------------------------------------
-
-
-class DeliveryError(Exception):
-    pass
-
-
-def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
-    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
-
-
-def post_webhook(url: str, text: str, *, markup: bool = False) -> None:
-    """POST `{"text": ...}` to a destination the outbound policy allows (checked on what the
-    host resolves to now); follows at most 3 redirects, and only on the same host. A refusal
-    answer is recorded by its status only: its body may echo the secret URL. `text` is plain
-    text, escaped for Slack's markup here; pass `markup=True` for text already built as
-    markup (every piece from outside escaped with `slack_escape`)."""
-    origin = httpx.URL(url)
-    payload = {"text": text if markup else slack_escape(text)}
-    with httpx.Client(timeout=webhook_timeout(), follow_redirects=False) as client:
-        response, current = outbound.post(client, origin, json=payload), origin
-        for _ in range(3):
-            if not response.is_redirect:
-                break
-            current = current.join(response.headers.get("location", ""))
-            if not _same_origin(origin, current):
-                raise DeliveryError(f"refused redirect to another host: {current.host}")
-            response = outbound.post(client, current, json=payload)
-        if response.is_redirect:
-            raise DeliveryError("too many redirects")
-        if response.status_code >= 300:
-            raise DeliveryError(f"HTTP {response.status_code} {response.reason_phrase}"[:100])
-
-
-def send(kind: str, address: str, subject: str, body: str) -> None:
-    if kind == ContactKind.EMAIL:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address], fail_silently=False)
-    else:
-        post_webhook(address, f"*{subject}*\n{body}")
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return
+    logger.error("%s: exiting after the send, before recording it.", FAULT_AFTER_SEND)
+    os._exit(70)
 
 
 def _describe(error: Exception) -> str:
@@ -387,9 +159,32 @@ def _describe(error: Exception) -> str:
     return f"{error.__class__.__name__}: {text}"[:2000]
 
 
+def _label(notification: Notification) -> str:
+    reason = notification.get_reason_display().lower()
+    return f"{reason} to {notification.recipient} by {notification.kind}"
+
+
+def _note(notification: Notification, message: str, *, via: str | None = VIA, **fields) -> bool:
+    """Write `message` on the timeline of the row's incident; False if it is about none."""
+    if notification.incident_id is None:
+        return False
+    timeline_record(
+        incident=notification.incident,
+        kind=TimelineKind.NOTIFICATION,
+        via=via,
+        message=message,
+        after={"notification": notification.pk, "status": notification.status},
+        **fields,
+    )
+    return True
+
+
 def _still_wanted(notification: Notification) -> bool:
-    if notification.reason in (NotificationReason.FOLLOWUP, NotificationReason.RESOLVED):
-        return True  # both are about resolved incidents
+    if notification.incident_id is None or notification.reason in (
+        NotificationReason.FOLLOWUP,
+        NotificationReason.RESOLVED,
+    ):
+        return True  # about no incident, or about a resolved one
     incident = notification.incident
     if incident.status == IncidentStatus.RESOLVED:
         return False
@@ -399,51 +194,104 @@ def _still_wanted(notification: Notification) -> bool:
     )
 
 
-def _deliver_locked(notification: Notification, now: datetime) -> str:
-    label = f"{notification.get_reason_display().lower()} to {notification.recipient} by {notification.kind}"
-    if not _still_wanted(notification):
-        notification.status = NotificationStatus.CANCELLED
-        notification.save(update_fields=["status", "updated_at"])
-        return notification.status
-    try:
-        subject, body = render(notification)
-        send(notification.kind, notification.address, subject, body)
-    except Exception as error:  # every failure is recorded on the row and retried
-        notification.attempts += 1
-        notification.last_error = _describe(error)
-        logger.warning("Notification %s failed: %s", notification.pk, notification.last_error)
-        if notification.attempts >= max_attempts():
-            notification.status = NotificationStatus.FAILED
-            timeline_record(
-                incident=notification.incident,
-                kind=TimelineKind.NOTIFICATION,
-                via=VIA,
-                message=f"The {label} ({mask_address(notification.address)}) failed after "
-                f"{notification.attempts} attempts: {notification.last_error}",
-                after={"notification": notification.pk, "status": notification.status},
-            )
-        else:
-            notification.due_at = now + retry_delay(notification.attempts)
-        notification.save(
-            update_fields=["attempts", "last_error", "status", "due_at", "updated_at"]
-        )
-        if notification.attempts == 1:
-            _email_fallback(notification, now)
-        if notification.status == NotificationStatus.QUEUED:
-            timers.publish_on_commit(DELIVER_TASK, [notification.pk], notification.due_at)
-        return notification.status
-    notification.attempts += 1
-    notification.status = NotificationStatus.SENT
-    notification.sent_at = timezone.now()
-    notification.save(update_fields=["attempts", "status", "sent_at", "updated_at"])
-    timeline_record(
-        incident=notification.incident,
-        kind=TimelineKind.NOTIFICATION,
-        via=VIA,
-        message=f"Sent {label} ({mask_address(notification.address)}).",
-        after={"notification": notification.pk, "status": notification.status},
+def _fail(notification: Notification) -> None:
+    notification.status = NotificationStatus.FAILED
+    _note(
+        notification,
+        f"The {_label(notification)} ({mask_address(notification.address)}) failed after "
+        f"{notification.attempts} attempts: {notification.last_error}",
     )
-    return notification.status
+
+
+def _claim(now: datetime, **filters) -> Notification | None:
+    """Step 1: take one claimable row and mark it `sending` under a fresh token (committed
+    when this returns). A row whose last sender died mid-send counts that attempt. Returns the
+    row (cancelled or failed instead when it is no longer to be sent), or None."""
+    with transaction.atomic():
+        row = (
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("incident", "incident__severity")
+            .claimable(now)
+            .filter(**filters)
+            .order_by("due_at")
+            .first()
+        )
+        if row is None:
+            return None
+        fields = ["status", "claim_token", "claimed_until", "updated_at"]
+        if row.status == NotificationStatus.SENDING:
+            row.attempts += 1
+            row.last_error = "The worker sending it stopped before recording the result."
+            fields += ["attempts", "last_error"]
+            if row.attempts >= max_attempts():
+                _fail(row)
+                row.claim_token = row.claimed_until = None
+                row.save(update_fields=fields)
+                return row
+        if not _still_wanted(row):
+            row.status = NotificationStatus.CANCELLED
+            row.claim_token = row.claimed_until = None
+        else:
+            row.status = NotificationStatus.SENDING
+            row.claim_token = uuid.uuid4()
+            row.claimed_until = now + lease()
+        row.save(update_fields=fields)
+    return row
+
+
+def _record(claimed: Notification, error: Exception | None, ended: datetime) -> str | None:
+    """Step 3: write the outcome, if the claim is still ours (else another worker took the row
+    over after our lease ran out, and its outcome counts)."""
+    with transaction.atomic():
+        row = (
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("incident")
+            .filter(pk=claimed.pk, status=NotificationStatus.SENDING)
+            .filter(claim_token=claimed.claim_token)
+            .first()
+        )
+        if row is None:
+            logger.warning("Notification %s: lease lost before the result was recorded", claimed.pk)
+            return None
+        row.attempts += 1
+        row.last_attempt_at = ended
+        row.claim_token = row.claimed_until = None
+        fields = ["attempts", "last_attempt_at", "claim_token", "claimed_until", "status"]
+        fields += ["last_error", "due_at", "sent_at", "updated_at"]
+        address = mask_address(row.address)
+        if error is None:
+            row.status = NotificationStatus.SENT
+            row.sent_at = ended
+            row.save(update_fields=fields)
+            _note(row, f"Sent {_label(row)} ({address}).")
+            return row.status
+        row.last_error = _describe(error)
+        logger.warning("Notification %s failed: %s", row.pk, row.last_error)
+        if row.attempts >= max_attempts():
+            _fail(row)
+        else:
+            row.status = NotificationStatus.QUEUED
+            row.due_at = ended + retry_delay(row.attempts)
+            timers.publish_on_commit(DELIVER_TASK, [row.pk], row.due_at)
+        row.save(update_fields=fields)
+        if row.attempts == 1:
+            _email_fallback(row, ended)
+        return row.status
+
+
+def _deliver(claimed: Notification | None, now: datetime) -> str | None:
+    if claimed is None:
+        return None
+    if claimed.status != NotificationStatus.SENDING:
+        return claimed.status  # cancelled, or failed for good
+    started = time.monotonic()
+    error = None
+    try:
+        send(claimed)  # step 2: no transaction, no lock
+    except Exception as failure:  # every failure is recorded on the row and retried
+        error = failure
+    _fault_after_send()
+    return _record(claimed, error, now + timedelta(seconds=time.monotonic() - started))
 
 
 def _email_fallback(failed: Notification, now: datetime) -> Notification | None:
@@ -478,6 +326,7 @@ def _email_fallback(failed: Notification, now: datetime) -> Notification | None:
         address=user.email,
         round=failed.round,
         step=failed.step,
+        subject=failed.subject,
         body=failed.body,
         due_at=now,
     )
@@ -493,43 +342,21 @@ def _email_fallback(failed: Notification, now: datetime) -> Notification | None:
     return row
 
 
-def _locked(**filters) -> Notification | None:
-    return (
-        Notification.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("incident", "incident__severity")
-        .filter(**filters)
-        .first()
-    )
+# --- entry points ------------------------------------------------------------------------------
 
 
 def notification_deliver(*, notification_id: int, now: datetime | None = None) -> str | None:
-    """Try to send one queued, due notification. Returns its new status, or None when there was
-    nothing to do (sent, cancelled, not due yet, or being sent by someone else right now)."""
+    """Try to send one due notification (or one whose sender died). Returns its new status, or
+    None when there was nothing to do (sent, cancelled, not due yet, or being sent right now)."""
     now = now or timezone.now()
-    with transaction.atomic():
-        notification = _locked(
-            pk=notification_id, status=NotificationStatus.QUEUED, due_at__lte=now
-        )
-        if notification is None:
-            return None
-        return _deliver_locked(notification, now)
+    return _deliver(_claim(now, pk=notification_id), now)
 
 
 def notification_deliver_next(due_before: datetime | None = None) -> str | None:
-    """Deliver the most overdue queued notification nobody else holds (due before
-    `due_before`, default now): the sweep's unit of delivery."""
+    """Deliver the most overdue claimable notification nobody else holds (due before
+    `due_before`, default now)."""
     now = timezone.now()
-    with transaction.atomic():
-        notification = (
-            Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("incident", "incident__severity")
-            .due(due_before or now)
-            .order_by("due_at")
-            .first()
-        )
-        if notification is None:
-            return None
-        return _deliver_locked(notification, now)
+    return _deliver(_claim(min(due_before or now, now)), now)
 
 
 def notification_deliver_and_due(
@@ -543,6 +370,32 @@ def notification_deliver_and_due(
         while timezone.now() < stop_at and notification_deliver_next() is not None:
             pass
     return outcome
+
+
+def deliver_due(*, limit: int = 500, **filters) -> int:
+    """Deliver every claimable row (matching `filters`) in this process, one after the other:
+    what the delivery workers do, for tests and the command line. Returns how many were tried."""
+    tried = 0
+    while tried < limit:
+        now = timezone.now()  # rows queued by the last send (an e-mail fallback) count too
+        if _deliver(_claim(now, **filters), now) is None:
+            break
+        tried += 1
+    return tried
+
+
+def notification_sweep(due_before: datetime | None = None, *, limit: int = 200) -> int:
+    """The sweep's part: hand rows whose task is late (due before `due_before`), and rows whose
+    sender's lease ran out, to the delivery queue. Never sends itself: a slow receiver can hold
+    a delivery worker, never the sweep. Returns how many were handed over."""
+    now = timezone.now()
+    due = Notification.objects.claimable(now).exclude(
+        status=NotificationStatus.QUEUED, due_at__gt=due_before or now
+    )
+    ids = list(due.order_by("due_at").values_list("pk", flat=True)[:limit])
+    for pk in ids:
+        timers.publish(DELIVER_TASK, [pk])
+    return len(ids)
 
 
 def notification_due_at(notification_id: int) -> datetime | None:
@@ -559,7 +412,7 @@ def notification_retry(
 ) -> Notification:
     """Send a failed or cancelled notification again now, with a fresh set of attempts.
 
-    A no-op for one still queued; one already sent is refused (it arrived).
+    A no-op for one still queued; one already sent (it arrived) or being sent is refused.
     """
     notification = (
         Notification.objects.select_for_update(of=("self",))
@@ -570,19 +423,17 @@ def notification_retry(
         return notification
     if notification.status == NotificationStatus.SENT:
         raise DomainError(f"The notification to {notification.recipient} was sent already.")
+    if notification.status == NotificationStatus.SENDING:
+        raise DomainError(f"The notification to {notification.recipient} is being sent now.")
     before = notification.status
     notification.status = NotificationStatus.QUEUED
     notification.attempts = 0
     notification.due_at = timezone.now()
     notification.save(update_fields=["status", "attempts", "due_at", "updated_at"])
-    timeline_record(
-        incident=notification.incident,
-        kind=TimelineKind.NOTIFICATION,
-        actor=actor,
-        via=via,
-        message=f"{actor_label(actor, via)} retried the {notification.kind} to {notification.recipient}.",
-        before={"status": before},
-        after={"notification": notification.pk, "status": notification.status},
+    message = (
+        f"{actor_label(actor, via)} retried the {notification.kind} to {notification.recipient}."
     )
+    if not _note(notification, message, via=via, actor=actor, before={"status": before}):
+        logger.info("%s (notification %s)", message, notification.pk)
     timers.publish_on_commit(DELIVER_TASK, [notification.pk], notification.due_at)
     return notification

@@ -732,14 +732,14 @@ def escalation_fire_due_deadlines(*, limit: int = 20, failed: set[int] | None = 
 
 
 def escalation_sweep(*, budget_seconds: float = 20.0, grace_seconds: float = 2.0) -> dict[str, int]:
-    """Fire every due step and severity timer, and send the notifications whose task is late,
-    whatever happened to their tasks.
+    """Fire every due step and severity timer, and hand the notifications whose task is late
+    to the delivery queue, whatever happened to their tasks.
 
     Rows are taken with `SELECT … FOR UPDATE SKIP LOCKED`, so sweeps on several workers and the
-    ETA tasks share the work without waiting on each other or doing anything twice. Steps go
-    first and are looked at again between small batches of deliveries, so a backlog of slow
-    webhooks never holds a page back. Notifications are only swept once `grace_seconds` late:
-    until then their own task is on its way.
+    ETA tasks share the work without waiting on each other or doing anything twice. The sweep
+    never sends a notification itself, so a slow webhook never holds it (or a page) back.
+    Notifications are only swept once `grace_seconds` late: until then their own task is on
+    its way.
     """
     stop_at = timezone.now() + timedelta(seconds=budget_seconds)
     counts = {"steps": 0, "deadlines": 0, "notifications": 0}
@@ -748,10 +748,9 @@ def escalation_sweep(*, budget_seconds: float = 20.0, grace_seconds: float = 2.0
     while timezone.now() < stop_at:
         steps = escalation_fire_due(limit=100, failed=failed_steps)
         deadlines = escalation_fire_due_deadlines(limit=20, failed=failed_deadlines)
-        sent = 0
+        # Late notifications go to the delivery queue, once per sweep: the sweep never sends.
         late = timezone.now() - timedelta(seconds=grace_seconds)
-        while sent < 10 and notify.notification_deliver_next(late) is not None:
-            sent += 1
+        sent = 0 if counts["notifications"] else notify.notification_sweep(late)
         counts["steps"] += steps
         counts["deadlines"] += deadlines
         counts["notifications"] += sent

@@ -40,7 +40,7 @@ VIA = "Paging"
 # Notifications that ask a person to come and work the incident.
 PAGING_REASONS = (NotificationReason.PAGE, NotificationReason.DIRECT)
 # A page on its way or delivered: someone is being reached.
-REACHING = (NotificationStatus.QUEUED, NotificationStatus.SENT)
+REACHING = (NotificationStatus.QUEUED, NotificationStatus.SENDING, NotificationStatus.SENT)
 
 
 # --- starting late -----------------------------------------------------------------------------

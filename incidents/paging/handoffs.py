@@ -2,11 +2,10 @@
 
 `handoff_sweep` runs from Celery beat every few seconds. Per schedule it looks for shift changes
 since the schedule's `handoffs_checked_at`, records each as a `Handoff` row, unique on
-(schedule, at), so two sweeps or a retry never announce one change twice, and queues one
-`HandoffDelivery` row per channel plus a "you are now on call" notice to the incoming person. It
-then delivers pending rows, each under a row lock with `sent_at` stamped, so a retry resends only
-what failed. A crash between sending and committing can repeat that one message (at least once on
-the wire); nothing is ever lost.
+(schedule, at), so two sweeps or a retry never announce one change twice, and queues one outbox
+row per channel plus a "you are now on call" notice to the incoming person, with their text
+rendered there and then. The outbox delivers them like any page (incidents/paging/delivery.py):
+same task, same backoff, same delivery log.
 """
 
 import logging
@@ -16,24 +15,21 @@ from zoneinfo import ZoneInfo
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Count
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from incidents.core.choices import ContactKind
-from incidents.models import Handoff, HandoffDelivery, Incident, Schedule, Severity
+from incidents.models import Handoff, Incident, NotificationReason, Schedule, Severity
 from incidents.oncall import compute as oncall
 from incidents.oncall.schedules import user_calendar
-from incidents.paging import delivery as notify
+from incidents.paging import delivery, outbox
 
 log = logging.getLogger(__name__)
 
 # A sweep never announces changes older than this (e.g. after the workers were down for a day).
 LOOKBACK = timedelta(hours=1)
-# One attempt per sweep: about five minutes of retries at the default 15 s interval.
-MAX_ATTEMPTS = 20
 OPEN_LISTED = 10
 
 
@@ -103,7 +99,7 @@ def handoff_context(*, schedule: Schedule, at: datetime, spec=None) -> dict:
 
 
 def handoff_record(*, schedule: Schedule, at: datetime, spec=None) -> tuple[Handoff, bool]:
-    """The Handoff row for the change at `at`, created with its deliveries if new."""
+    """The Handoff row for the change at `at`, created with its outbox rows if new."""
     context = handoff_context(schedule=schedule, at=at, spec=spec)
     with transaction.atomic():
         handoff, created = Handoff.objects.get_or_create(
@@ -117,18 +113,30 @@ def handoff_record(*, schedule: Schedule, at: datetime, spec=None) -> tuple[Hand
         )
         if not created:
             return handoff, False
-        rows = [
-            HandoffDelivery(handoff=handoff, kind=channel.kind, address=channel.address)
-            for channel in schedule.handoff_channels.all()
-        ]
         incoming = context["incoming"]
-        if incoming is not None and incoming.email:
-            rows.append(
-                HandoffDelivery(
-                    handoff=handoff, kind=ContactKind.EMAIL, address=incoming.email, notice=True
-                )
+        subject = f"On-call handoff: {schedule.name}, {_name(incoming)} takes over"
+        for channel in schedule.handoff_channels.all():
+            outbox.message(
+                key=f"handoff:{handoff.pk}:channel:{channel.pk}",
+                reason=NotificationReason.HANDOFF,
+                kind=channel.kind,
+                address=channel.address,
+                recipient=f"{schedule.name} handoff channel",
+                subject=subject,
+                body=handoff.message,
             )
-        HandoffDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+        if incoming is not None and incoming.email:
+            notice_subject, notice_body = _notice(handoff, context)
+            outbox.message(
+                key=f"handoff:{handoff.pk}:notice:user:{incoming.pk}",
+                reason=NotificationReason.HANDOFF,
+                kind=ContactKind.EMAIL,
+                address=incoming.email,
+                recipient=incoming.get_username(),
+                user=incoming,
+                subject=notice_subject,
+                body=notice_body,
+            )
     return handoff, True
 
 
@@ -148,61 +156,21 @@ def handoff_sweep(*, now: datetime | None = None) -> dict:
                     recorded += created
             schedule.handoffs_checked_at = now
         Schedule.objects.bulk_update(schedules, ["handoffs_checked_at"])
-    delivered = handoff_deliver_pending()
-    return {"schedules": len(schedules), "recorded": recorded, "delivered": delivered}
+    # The messages are outbox rows now: the delivery workers send them, never this sweep.
+    return {"schedules": len(schedules), "recorded": recorded}
 
 
 def handoff_deliver_pending(limit: int = 100) -> int:
-    """Send undelivered rows, each tried once per call: a failure waits for the next sweep."""
-    sent = 0
-    tried: list[int] = []
-    for _ in range(limit):
-        with transaction.atomic():
-            delivery = (
-                HandoffDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("handoff__schedule", "handoff__incoming")
-                .filter(sent_at__isnull=True, attempts__lt=MAX_ATTEMPTS)
-                .exclude(pk__in=tried)
-                .order_by("id")
-                .first()
-            )
-            if delivery is None:
-                return sent
-            tried.append(delivery.pk)
-            delivery.attempts += 1
-            try:
-                _send(delivery)
-            except Exception as error:
-                delivery.last_error = f"{type(error).__name__}: {error}"[:1000]
-                log.warning("handoff delivery %s failed: %s", delivery.pk, delivery.last_error)
-            else:
-                delivery.sent_at = timezone.now()
-                delivery.last_error = ""
-                sent += 1
-            delivery.save(update_fields=["attempts", "sent_at", "last_error"])
-    return sent
+    """Send the due handoff messages in this process (what the delivery workers do)."""
+    return delivery.deliver_due(limit=limit, reason=NotificationReason.HANDOFF)
 
 
-def _send(delivery: HandoffDelivery) -> None:
-    handoff = delivery.handoff
-    if delivery.body:  # a notice that carries its own text (shifts moved by a rotation edit)
-        send_mail(delivery.subject, delivery.body, None, [delivery.address])
-    elif delivery.notice:
-        subject, body = _notice(handoff)
-        send_mail(subject, body, None, [delivery.address])
-    elif delivery.kind == ContactKind.EMAIL:
-        incoming = _name(handoff.incoming)
-        subject = f"On-call handoff: {handoff.schedule.name}, {incoming} takes over"
-        send_mail(subject, handoff.message, None, [delivery.address])
-    else:
-        # The paging transport: same timeout, and redirects only on the same host.
-        notify.post_webhook(delivery.address, handoff.message)
-
-
-def _notice(handoff: Handoff) -> tuple[str, str]:
+def _notice(handoff: Handoff, context: dict) -> tuple[str, str]:
     schedule = handoff.schedule
-    context = handoff_context(schedule=schedule, at=handoff.at)
-    context["calendar_url"] = user_calendar(user=handoff.incoming).ical_url
-    context["base_url"] = settings.TOCSIN_BASE_URL
+    context = {
+        **context,
+        "calendar_url": user_calendar(user=handoff.incoming).ical_url,
+        "base_url": settings.TOCSIN_BASE_URL,
+    }
     subject = f"You are now on call for {schedule.name}"
     return subject, render_to_string("messages/oncall_notice.txt", context).strip()

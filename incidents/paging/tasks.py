@@ -1,8 +1,8 @@
 """Celery tasks. Each takes ids, loads its row, returns when the work is gone or done, and calls
 one domain function. Timers are rows: these tasks make them prompt, the sweep makes them durable.
 Their names are the ones published before the sub-packages (`incidents.tasks.*`), so messages
-already in a broker still find them; `escalation_*` and `notification_*` run on the `paging` queue
-(config/celery.py)."""
+already in a broker still find them; `escalation_*` run on the `paging` queue, `notification_*`
+(the outbox's one delivery task) on the `delivery` queue (config/celery.py)."""
 
 from celery import shared_task
 from django.conf import settings
@@ -60,5 +60,5 @@ def notification_deliver(notification_id: int) -> None:
 
 @shared_task(name="incidents.oncall_tasks.handoff_sweep", ignore_result=True)
 def handoff_sweep() -> dict:
-    """Announce shift changes since the last sweep, once each, and deliver pending messages."""
+    """Announce shift changes since the last sweep, once each, by queueing outbox rows."""
     return handoffs.handoff_sweep()

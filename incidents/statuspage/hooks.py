@@ -1,7 +1,10 @@
-"""Side effects of public updates: subscribers hear of them after the update is committed."""
+"""Side effects of public updates: subscribers hear of them through the outbox.
+
+The hook queues one outbox row per subscriber inside the transaction that posts the update, so
+the mail is as durable as the update itself: no bare broker message to lose.
+"""
 
 from incidents.core import hooks
-from incidents.paging import deadlines as timers
 
 
 def register_hooks() -> None:
@@ -10,8 +13,6 @@ def register_hooks() -> None:
 
 
 def notify_subscribers(update_id: int) -> None:
-    from incidents.models import StatusUpdate
+    from incidents.statuspage.subscribers import subscribers_notify
 
-    if StatusUpdate.objects.filter(pk=update_id, public=True).exists():
-        # After the commit, so the worker finds the update; never waits on the broker.
-        timers.publish_on_commit("incidents.statuspage.notify_subscribers", [update_id])
+    subscribers_notify(update_id=update_id)

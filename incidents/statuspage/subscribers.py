@@ -1,18 +1,23 @@
-"""Email subscriptions to public updates: double opt-in, one-click unsubscribe."""
+"""Email subscriptions to public updates: double opt-in, one-click unsubscribe.
+
+Every mail here is an outbox row (incidents/paging/outbox.py), rendered when it is queued and
+delivered, retried and logged like a page. A row is keyed by its subscriber and its purpose, so
+running `subscribers_notify` again for the same update (a retried task) mails nobody twice.
+"""
 
 import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents.core.choices import ContactKind
 from incidents.core.validators import fold_lines
-from incidents.models import Service, StatusUpdate, Subscriber
-from incidents.paging import deadlines as timers
+from incidents.models import Notification, NotificationReason, Service, StatusUpdate, Subscriber
+from incidents.paging import outbox
 from incidents.statuspage.selectors import public_title
 
 logger = logging.getLogger(__name__)
@@ -27,19 +32,23 @@ def _absolute(path: str) -> str:
     return settings.TOCSIN_BASE_URL + path
 
 
-def _send(subscriber: Subscriber, *, subject: str, template: str, context: dict) -> None:
+def _queue(
+    subscriber: Subscriber, *, key: str, reason: str, subject: str, template: str, context: dict
+) -> Notification:
     unsubscribe = _absolute(reverse("status:unsubscribe", args=[subscriber.token]))
-    body = render_to_string(template, {**context, "unsubscribe_url": unsubscribe})
-    message = EmailMultiAlternatives(
+    return outbox.message(
+        key=key,
+        reason=reason,
+        kind=ContactKind.EMAIL,
+        address=subscriber.email,
+        recipient=subscriber.email,
         subject=subject,
-        body=body,
-        to=[subscriber.email],
+        body=render_to_string(template, {**context, "unsubscribe_url": unsubscribe}),
         headers={
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )
-    message.send()
 
 
 @transaction.atomic
@@ -58,33 +67,17 @@ def subscriber_subscribe(*, email: str, services: list[Service]) -> Subscriber:
         subscriber.save(update_fields=["unsubscribed_at", "confirmed_at"])
     subscriber.services.set(services)
     if created or not recently_asked:
-        transaction.on_commit(lambda: _confirmation_try(subscriber.pk))
+        _queue_confirmation(subscriber, asked_at=now)
     return subscriber
 
 
-def _confirmation_try(subscriber_id: int) -> None:
-    """Send now if mail works; if the mail server is down, a worker retries until it is back.
-
-    The visitor's request never fails on our mail server: the sign-up is recorded either way.
-    """
-    try:
-        subscriber_send_confirmation(subscriber_id=subscriber_id)
-    except OSError:  # smtplib's errors are OSErrors, as are refused and timed-out connections
-        logger.warning("Confirmation mail to subscriber %s failed; retrying later.", subscriber_id)
-        timers.publish(CONFIRM_TASK, [subscriber_id])
-
-
-def subscriber_send_confirmation(*, subscriber_id: int) -> bool:
-    """Mail the confirmation link to a subscriber who has not confirmed yet; False if none due."""
-    subscriber = (
-        Subscriber.objects.filter(pk=subscriber_id, confirmed_at__isnull=True)
-        .prefetch_related("services")
-        .first()
-    )
-    if subscriber is None:
-        return False
-    _send(
+def _queue_confirmation(subscriber: Subscriber, *, asked_at) -> Notification:
+    # One confirmation per sign-up (the moment it was asked for); the outbox retries it while the
+    # mail server is down, and the visitor's request never waits on the mail server.
+    return _queue(
         subscriber,
+        key=f"confirm:subscriber:{subscriber.pk}:{asked_at:%Y%m%dT%H%M%S}",
+        reason=NotificationReason.CONFIRM,
         subject="Confirm your status updates subscription",
         template="emails/status_confirm.txt",
         context={
@@ -92,6 +85,18 @@ def subscriber_send_confirmation(*, subscriber_id: int) -> bool:
             "services": list(subscriber.services.all()),
         },
     )
+
+
+@transaction.atomic
+def subscriber_send_confirmation(*, subscriber_id: int) -> bool:
+    """Queue the confirmation link for a subscriber who has not confirmed yet, unless one is
+    queued or sent already; False if none is due (for tasks published before the outbox)."""
+    subscriber = Subscriber.objects.filter(pk=subscriber_id, confirmed_at__isnull=True).first()
+    if subscriber is None:
+        return False
+    if Notification.objects.filter(dedup_key__startswith=f"confirm:subscriber:{subscriber.pk}:"):
+        return False
+    _queue_confirmation(subscriber, asked_at=subscriber.created_at)
     return True
 
 
@@ -116,8 +121,11 @@ def subscriber_unsubscribe(*, token: str) -> Subscriber | None:
     return subscriber
 
 
+@transaction.atomic
 def subscribers_notify(*, update_id: int) -> int:
-    """Email a public update to the confirmed subscribers of its public services."""
+    """Queue a public update for the confirmed subscribers of its public services: one outbox
+    row each, keyed by (update, subscriber), so running this again queues nothing new.
+    Returns how many subscribers it is for."""
     update = (
         StatusUpdate.objects.select_related("incident")
         .filter(pk=update_id, public=True, incident__services__is_public=True)
@@ -135,14 +143,17 @@ def subscribers_notify(*, update_id: int) -> int:
         "services": services,
         "page_url": _absolute(reverse("status:incident", args=[incident.number])),
     }
-    sent = 0
+    # Titles are refused with line breaks; one stored before that still makes a subject.
+    subject = f"[{update.get_status_display()}] {fold_lines(context['title'])}"
+    count = 0
     for subscriber in recipients:
-        _send(
+        _queue(
             subscriber,
-            # Titles are refused with line breaks; one stored before that still makes a subject.
-            subject=f"[{update.get_status_display()}] {fold_lines(context['title'])}",
+            key=f"status:{update.pk}:subscriber:{subscriber.pk}",
+            reason=NotificationReason.STATUS,
+            subject=subject,
             template="emails/status_update.txt",
             context=context,
         )
-        sent += 1
-    return sent
+        count += 1
+    return count

@@ -7,7 +7,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from incidents.models import ContactMethod, HandoffDelivery
+from incidents.models import ContactMethod, Notification
 from tests.conftest import save_screenshot
 from tests.factories import UserFactory, make_schedule
 
@@ -65,7 +65,7 @@ def test_manager_previews_and_confirms_a_change_of_people(live_server, browser):
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".messagelist li")))
     rotation = schedule.rotations.get()
     assert [p.user.username for p in rotation.latest_participants()] == ["alice", "bob", "carol"]
-    assert HandoffDelivery.objects.filter(address="carol@example.com", notice=True).exists()
+    assert Notification.objects.filter(address="carol@example.com", reason="handoff").exists()
 
 
 def test_responder_adds_a_contact_method_on_my_paging(live_server, browser):

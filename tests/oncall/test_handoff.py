@@ -1,4 +1,5 @@
-"""Handoff messages: each shift change is announced once, to email and a real local webhook."""
+"""Handoff messages: each shift change is announced once, to email and a real local webhook,
+through the outbox (rows the delivery workers send; here `handoff_deliver_pending` sends them)."""
 
 import json
 import threading
@@ -9,11 +10,23 @@ import pytest
 from django.core import mail
 
 from incidents.core.lifecycle import incident_resolve
-from incidents.models import Handoff, HandoffDelivery, Schedule
-from incidents.paging.handoffs import handoff_sweep
+from incidents.models import Handoff, Notification, Schedule
+from incidents.paging import handoffs
+from incidents.paging.delivery import notification_deliver
 from tests.factories import UserFactory, make_incident, make_schedule
 
 pytestmark = pytest.mark.django_db
+
+
+def handoff_sweep(now=None):
+    """The beat sweep records and queues; the delivery workers' part follows it."""
+    result = handoffs.handoff_sweep(now=now)
+    handoffs.handoff_deliver_pending()
+    return result
+
+
+def handoff_rows():
+    return Notification.objects.filter(reason="handoff")
 
 
 class HookServer:
@@ -135,13 +148,13 @@ def test_each_change_is_sent_once_even_when_sweeps_overlap(schedule, hook):
     assert Handoff.objects.count() == 1
     assert len(hook.received) == 1
     assert len(mail.outbox) == 2  # the team channel and the notice, once each
-    assert HandoffDelivery.objects.filter(sent_at__isnull=False).count() == 3
+    assert handoff_rows().filter(status="sent").count() == 3
 
 
 def test_failed_webhook_is_retried_without_resending_the_email(schedule, hook):
     hook.status = 500
     handoff_sweep(now=at("06T09:00:10"))
-    webhook = HandoffDelivery.objects.get(kind="webhook")
+    webhook = handoff_rows().get(kind="webhook")
     assert webhook.sent_at is None
     assert webhook.attempts == 1
     assert "500" in webhook.last_error
@@ -149,6 +162,8 @@ def test_failed_webhook_is_retried_without_resending_the_email(schedule, hook):
 
     hook.status = 200
     handoff_sweep(now=at("06T09:00:25"))
+    # The outbox's backoff: the retry is due a while after the failed attempt ended.
+    assert notification_deliver(notification_id=webhook.pk, now=webhook.due_at) == "sent"
     webhook.refresh_from_db()
     assert webhook.sent_at is not None
     assert len(hook.received) == 1
@@ -184,7 +199,7 @@ def test_webhook_that_keeps_redirecting_is_not_delivered(schedule, hook):
     # Handoffs use the paging transport: same-host redirects are followed three times at most.
     hook.status = 302
     handoff_sweep(now=at("06T09:00:10"))
-    webhook = HandoffDelivery.objects.get(kind="webhook")
+    webhook = handoff_rows().get(kind="webhook")
     assert webhook.sent_at is None
     assert "redirect" in webhook.last_error
 

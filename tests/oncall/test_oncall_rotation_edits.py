@@ -9,7 +9,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from incidents.models import HandoffDelivery
+from incidents.models import Notification
 from incidents.oncall import compute as oncall
 from incidents.oncall.rotations import rotation_set_participants
 from incidents.paging import handoffs
@@ -93,7 +93,7 @@ def test_moved_people_are_told_by_email_through_the_handoff_deliveries(
         rotation=schedule.rotations.get(), users=[alice, bob, carol], actor=manager
     )
     assert plan.moves
-    told = set(HandoffDelivery.objects.filter(notice=True).values_list("address", flat=True))
+    told = set(Notification.objects.filter(reason="handoff").values_list("address", flat=True))
     moved = {m.before for m in plan.moves} | {m.after for m in plan.moves}
     assert told == {u.email for u in people if u.pk in moved}
     assert "carol@example.com" in told
@@ -106,14 +106,14 @@ def test_moved_people_are_told_by_email_through_the_handoff_deliveries(
     assert "you are on call (instead of" in body
     assert f"{settings.TOCSIN_BASE_URL}/admin/my-paging/" in body
     assert "/oncall/ical/" not in body  # the stored text never holds a secret link
-    assert HandoffDelivery.objects.filter(sent_at__isnull=True).count() == 0
+    assert Notification.objects.exclude(status="sent").count() == 0
 
 
 def test_same_people_is_a_no_op_that_tells_nobody(people, schedule):
     alice, bob, _ = people
     plan = rotation_set_participants(rotation=schedule.rotations.get(), users=[alice, bob])
     assert not plan.changed
-    assert not HandoffDelivery.objects.exists()
+    assert not Notification.objects.exists()
     assert schedule.rotations.get().participants.filter(effective_from__isnull=False).count() == 0
 
 
@@ -183,7 +183,7 @@ def test_admin_change_of_people_shows_the_moves_then_saves_on_confirmation(
     # Nothing is saved by the preview.
     rotation = schedule.rotations.get()
     assert [p.user.username for p in rotation.latest_participants()] == ["alice", "bob"]
-    assert not HandoffDelivery.objects.exists()
+    assert not Notification.objects.exists()
     resend = dict(preview.context["resend"])
     assert resend["rotations-0-participant_usernames"] == "alice, bob, carol"
 
@@ -191,7 +191,7 @@ def test_admin_change_of_people_shows_the_moves_then_saves_on_confirmation(
     saved = admin_client.post(url, data)
     assert saved.status_code == 302
     assert [p.user.username for p in rotation.latest_participants()] == ["alice", "bob", "carol"]
-    assert HandoffDelivery.objects.filter(notice=True, handoff__isnull=True).exists()
+    assert Notification.objects.filter(reason="handoff", incident__isnull=True).exists()
 
 
 def test_admin_refuses_an_effective_moment_in_the_past_on_the_field(admin_client, people, schedule):
@@ -272,7 +272,7 @@ def test_api_patch_refusals_name_the_field_and_change_nothing(
     assert answer.status_code == 400, answer.content
     assert field in answer.json()
     assert [p.user.username for p in rotation.participants.all()] == ["alice", "bob"]
-    assert not HandoffDelivery.objects.exists()
+    assert not Notification.objects.exists()
 
 
 def test_api_patch_needs_the_change_permission_and_a_rotation_of_that_schedule(

@@ -27,7 +27,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.paging import engine as escalation
-from incidents.paging.delivery import contact_method_create
+from incidents.paging.delivery import contact_method_create, deliver_due
 from incidents.paging.policies import (
     StepInput,
     escalation_policy_create,
@@ -64,8 +64,11 @@ def api_for(user) -> APIClient:
 
 
 def sweep():
-    """What the beat sweep does every few seconds (no grace: nothing else will send them)."""
-    return escalation.escalation_sweep(budget_seconds=5, grace_seconds=0)
+    """What the beat sweep does every few seconds (no grace: nothing else will send them),
+    then what the delivery workers do with the rows it hands them."""
+    counts = escalation.escalation_sweep(budget_seconds=5, grace_seconds=0)
+    deliver_due()
+    return counts
 
 
 def test_alertmanager_integration_without_service_pages_the_oncall_through_the_default_policy(

@@ -40,7 +40,7 @@ class Stack:
 
     def start_worker(self) -> None:
         self.runs += 1
-        args = ["worker", "-Q", "default,paging", "-P", "threads", "-c", "3", "-l", "info"]
+        args = ["worker", "-Q", "default,paging,delivery", "-P", "threads", "-c", "3", "-l", "info"]
         self.worker = spawn([*args, "-n", f"e2e{self.runs}@%h"], self.env, self.worker_log)
         wait_for(
             lambda: " ready." in self.worker_log.read_text(),

@@ -114,14 +114,17 @@ def test_failure_is_recorded_and_retried_with_exponential_backoff(pat, sink, set
     assert notification_deliver(notification_id=row.pk, now=now) == "queued"
     row.refresh_from_db()
     assert row.attempts == 1 and row.last_error.startswith("DeliveryError: HTTP 503")
-    assert row.due_at == now + timedelta(seconds=10)
+    # The next attempt is due a backoff after this one ended (not after it began).
+    assert row.last_attempt_at >= now
+    assert row.due_at == row.last_attempt_at + timedelta(seconds=10)
     # Not due yet: nothing is sent early.
     assert notification_deliver(notification_id=row.pk, now=now + timedelta(seconds=9)) is None
 
-    second = now + timedelta(seconds=10)
+    second = row.due_at
     assert notification_deliver(notification_id=row.pk, now=second) == "queued"
     row.refresh_from_db()
-    assert row.due_at == second + timedelta(seconds=20)
+    assert row.due_at == row.last_attempt_at + timedelta(seconds=20)
+    assert row.last_attempt_at >= second
 
     assert notification_deliver(notification_id=row.pk, now=row.due_at) == "failed"
     row.refresh_from_db()

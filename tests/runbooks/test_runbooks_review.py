@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from incidents.paging.delivery import deliver_due
 from runbooks.models import Runbook
 from runbooks.services import runbook_mark_reviewed
 from runbooks.tasks import runbooks_review_due
@@ -54,11 +55,12 @@ def test_overdue_runbooks_notify_their_service_owners_once(
     with django_capture_on_commit_callbacks(execute=True):
         assert runbooks_review_due() == 0
 
-    assert len(mail.outbox) == 1
-    message = mail.outbox[0]
-    assert message.subject == "Runbook due for review: Database connection pool exhausted"
-    assert sorted(message.to) == ["carol@example.com", "dave@example.com"]
-    assert f"/admin/runbooks/runbook/{stale.pk}/change/" in message.body
+    # Outbox rows, one per owner (the delivery workers' part follows).
+    assert deliver_due() == 2
+    assert sorted(m.to[0] for m in mail.outbox) == ["carol@example.com", "dave@example.com"]
+    for message in mail.outbox:
+        assert message.subject == "Runbook due for review: Database connection pool exhausted"
+        assert f"/admin/runbooks/runbook/{stale.pk}/change/" in message.body
     stale.refresh_from_db()
     assert stale.review_reminded_at is not None
     assert list(Runbook.objects.needs_review()) == [stale]
@@ -75,6 +77,7 @@ def test_never_reviewed_runbooks_fall_due_from_their_creation(
     with django_capture_on_commit_callbacks(execute=True):
         runbooks_review_due()
 
+    deliver_due()
     assert [m.subject for m in mail.outbox] == ["Runbook due for review: Old"]
     assert "never reviewed" in mail.outbox[0].body
 
@@ -88,6 +91,7 @@ def test_the_runbook_owner_is_reminded_too_without_duplicates(
     with django_capture_on_commit_callbacks(execute=True):
         runbooks_review_due()
 
+    deliver_due()
     assert [m.to for m in mail.outbox] == [["dave@example.com"]]
 
 
@@ -108,6 +112,7 @@ def test_marking_reviewed_clears_the_flag_and_the_next_period_reminds_again(
 
     with django_capture_on_commit_callbacks(execute=True):
         assert [r.pk for r in runbooks_remind_review(now=later)] == [stale.pk]
+    deliver_due()
     assert len(mail.outbox) == 2
 
 
@@ -124,6 +129,7 @@ def test_a_runbook_left_overdue_is_reminded_again_a_full_period_later(
         runbooks_remind_review(now=now + timedelta(days=29))
         runbooks_remind_review(now=now + timedelta(days=30))
 
+    deliver_due()
     assert len(mail.outbox) == 2
 
 

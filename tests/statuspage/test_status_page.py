@@ -12,7 +12,8 @@ from django.test import Client
 from django.utils import timezone
 
 from incidents.core import lifecycle
-from incidents.models import Subscriber
+from incidents.models import Notification, Subscriber
+from incidents.paging.delivery import deliver_due, notification_deliver
 from tests.factories import ServiceFactory, make_incident
 
 pytestmark = pytest.mark.django_db
@@ -214,6 +215,7 @@ def test_subscribe_confirm_receive_and_unsubscribe(
             "/status/subscribe/", {"email": "Cust@Example.com", "services": [checkout.pk]}
         )
     assert answer.status_code == 200
+    deliver_due()  # the delivery workers' part: the confirmation is an outbox row
     assert len(mail.outbox) == 1
     confirm_link = re.search(r"http\S+/subscribe/confirm/\S+/", mail.outbox[0].body).group(0)
     subscriber = Subscriber.objects.get(email="cust@example.com")
@@ -239,6 +241,7 @@ def test_subscribe_confirm_receive_and_unsubscribe(
 
     mail.outbox.clear()
     assert subscribers_notify(update_id=update.pk) == 1
+    deliver_due()
     sent = mail.outbox[0]
     assert "We are investigating errors at checkout." in sent.body
     assert SECRET not in sent.body
@@ -350,8 +353,6 @@ def test_confirmation_link_needs_a_press_not_a_visit(client, checkout):
 def test_subscribe_while_the_mail_server_is_down_records_and_mails_later(
     client, checkout, settings, django_capture_on_commit_callbacks
 ):
-    from incidents.statuspage.tasks import statuspage_send_confirmation
-
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = (
         "127.0.0.1",
@@ -364,12 +365,21 @@ def test_subscribe_while_the_mail_server_is_down_records_and_mails_later(
     assert "Check your inbox" in answer.content.decode()
     subscriber = Subscriber.objects.get(email="down@example.com")
     assert not subscriber.is_active
-    # The worker's retry, once the mail server answers again.
+    # The delivery worker's first try fails: the row stays queued, with the error and a retry.
+    row = Notification.objects.get(reason="confirm", address="down@example.com")
+    assert notification_deliver(notification_id=row.pk) == "queued"
+    row.refresh_from_db()
+    assert row.attempts == 1 and "Connection refused" in row.last_error
+    # The retry, once the mail server answers again.
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert statuspage_send_confirmation(subscriber.pk) is True
+    assert notification_deliver(notification_id=row.pk, now=row.due_at) == "sent"
     assert len(mail.outbox) == 1
     assert f"/status/subscribe/confirm/{subscriber.token}/" in mail.outbox[0].body
-    # Confirmed meanwhile (or a duplicate retry): nothing more is sent.
+    # A task published before the outbox, or a duplicate: nothing more is queued or sent.
+    from incidents.statuspage.tasks import statuspage_send_confirmation
+
+    assert statuspage_send_confirmation(subscriber.pk) is False
     client.post(f"/status/subscribe/confirm/{subscriber.token}/")
     assert statuspage_send_confirmation(subscriber.pk) is False
+    assert deliver_due() == 0
     assert len(mail.outbox) == 1
