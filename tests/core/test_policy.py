@@ -345,3 +345,15 @@ def test_admin_home_of_a_user_without_permissions_names_no_incident(world):
     assert answer.status_code == 200
     assert TITLE not in body and world.reference not in body
     assert "nothing here for you" in body
+
+
+def test_the_timeline_list_needs_seeing_incidents_too(world):
+    """Timeline entries quote their incident: view_timelineevent alone does not show them."""
+    group = Group.objects.create(name="Timeline readers")
+    group.permissions.set(Permission.objects.filter(codename="view_timelineevent"))
+    reader = UserFactory(username="tim")
+    reader.groups.add(group)
+    timeline = reverse("admin:incidents_timelineevent_changelist")
+    assert browser(reader).get(timeline).status_code == 403
+    answer = browser(make_user("viewer")).get(timeline)
+    assert answer.status_code == 200 and world.reference in answer.content.decode()
