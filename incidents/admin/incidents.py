@@ -161,8 +161,12 @@ class IncidentAdmin(IncidentActionsMixin, IncidentPagesMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
+            # Naming a commander is commanding: only for whom the policy lets command.
+            first = ["title", "severity", "services"]
+            if self.has_command_permission(request):
+                first.append("commander")
             return [
-                (None, {"fields": ["title", "severity", "services", "commander"]}),
+                (None, {"fields": first}),
                 ("What is happening", {"fields": ["summary", "impact", "started_at"]}),
             ]
         # Without the right to name a commander, show the name (not a link to the user admin).

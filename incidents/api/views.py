@@ -64,6 +64,8 @@ class IncidentListCreate(generics.GenericAPIView):
         if fields.get("service"):
             services.append(fields["service"])
         fields.pop("service", None)
+        if fields.get("commander") is not None:
+            policy.check(request.user, Action.COMMAND)
         incident = lifecycle.incident_create(actor=request.user, services=services, **fields)
         incident = selectors.incident_detail().get(pk=incident.pk)
         return Response(s.IncidentDetailOutput(incident).data, status=status.HTTP_201_CREATED)

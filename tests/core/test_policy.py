@@ -31,17 +31,19 @@ CUSTOM_GROUPS = {
     "resolve_only": ["view_incident", "resolve_incident"],
     "updater": ["view_incident", "add_statusupdate"],
     "blind_resolver": ["resolve_incident"],
+    "opener": ["view_incident", "add_incident"],
 }
 STAFF_GROUPS = {"viewer": "Viewer", "responder": "Responder", "manager": "Incident manager"}
 ROLES = (*STAFF_GROUPS, "no_group", "superuser", *CUSTOM_GROUPS)
 
 WORKERS = {"responder", "manager", "superuser"}
-SEERS = {"viewer", "change_only", "resolve_only", "updater", *WORKERS}
+SEERS = {"viewer", "change_only", "resolve_only", "updater", "opener", *WORKERS}
 
 # Who may do each action: the expected answers of the whole table come from here.
 ALLOWED = {
     "view": SEERS,
-    "create": {"manager", "superuser"},
+    "create": {"manager", "superuser", "opener"},
+    "name a commander when opening": {"manager", "superuser"},
     "acknowledge": WORKERS,
     "resolve": WORKERS | {"resolve_only"},
     "leave triggered for investigating": WORKERS,
@@ -201,6 +203,17 @@ ENTRIES = [
     ("view", "API timeline", api("get", "timeline/"), 200, 403),
     ("create", "admin add page", admin_add_page, 200, 403),
     ("create", "API create", api("post", None, {"title": "Search is down", "severity": "P2"}), 201, 403),
+    (
+        "name a commander when opening",
+        "API create",
+        api(
+            "post",
+            None,
+            lambda pat: {"title": "Search is down", "severity": "P2", "commander": pat.username},
+        ),
+        201,
+        403,
+    ),
     ("acknowledge", "admin action", admin_action("acknowledge"), 302, 403),
     ("acknowledge", "admin move", admin_move("acknowledged"), 302, 403),
     ("acknowledge", "API acknowledge", api("post", "acknowledge/"), 200, 403),
@@ -357,3 +370,13 @@ def test_the_timeline_list_needs_seeing_incidents_too(world):
     assert browser(reader).get(timeline).status_code == 403
     answer = browser(make_user("viewer")).get(timeline)
     assert answer.status_code == 200 and world.reference in answer.content.decode()
+
+
+def test_the_add_page_offers_the_commander_only_to_who_may_command(world):
+    def fields(role):
+        page = browser(make_user(role)).get(reverse("admin:incidents_incident_add"))
+        assert page.status_code == 200
+        return set(page.context["adminform"].form.fields)
+
+    assert "commander" not in fields("opener")
+    assert "commander" in fields("manager")
