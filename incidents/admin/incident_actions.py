@@ -5,9 +5,9 @@ Which of them a user is offered, and so which a POST may run, is the policy's an
 """
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.utils.text import get_text_list
 
+from incidents.admin.action_guard import RefuseUnofferedActions
 from incidents.admin.escalation import escalate_incidents
 from incidents.core import policy
 from incidents.core.choices import IncidentStatus
@@ -25,7 +25,7 @@ def _incidents(count: int) -> str:
     return f"{count} incident" + ("" if count == 1 else "s")
 
 
-class IncidentActionsMixin:
+class IncidentActionsMixin(RefuseUnofferedActions):
     """Mixed into IncidentAdmin."""
 
     actions = ("acknowledge", "resolve", "take_command", "escalate_now")
@@ -49,9 +49,6 @@ class IncidentActionsMixin:
         return actions
 
     def changelist_view(self, request, extra_context=None):
-        action = request.POST.get("action") if request.method == "POST" else None
-        if action and action not in self.get_actions(request):
-            raise PermissionDenied
         extra_context = {"title": "Incidents", **(extra_context or {})}
         return super().changelist_view(request, extra_context)
 

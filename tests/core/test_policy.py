@@ -16,7 +16,13 @@ from django.urls import reverse
 from incidents.core import lifecycle
 from incidents.core import policy as incident_policy
 from incidents.core.choices import IncidentStatus
-from incidents.models import Incident, Responder, StatusUpdate, TimelineEvent
+from incidents.models import (
+    Incident,
+    IncidentEscalation,
+    Responder,
+    StatusUpdate,
+    TimelineEvent,
+)
 from incidents.paging import engine as escalation
 from incidents.paging.policies import StepInput, escalation_policy_create
 from tests.factories import UserFactory, api_client_for, make_incident
@@ -110,6 +116,18 @@ def admin_action(name):
         )
 
     return run
+
+
+def admin_escalations_action(user, incident, _):
+    row = IncidentEscalation.objects.get(incident=incident)
+    return (
+        browser(user)
+        .post(
+            reverse("admin:incidents_incidentescalation_changelist"),
+            {"action": "escalate_now", "_selected_action": [row.pk], "index": 0},
+        )
+        .status_code
+    )
 
 
 def admin_move(to):
@@ -235,6 +253,7 @@ ENTRIES = [
     ("take command", "admin action", admin_action("take_command"), 302, 403),
     ("take command", "admin take-command button", admin_take_command, 302, 403),
     ("escalate now", "admin action", admin_action("escalate_now"), 302, 403),
+    ("escalate now", "admin escalations action", admin_escalations_action, 302, 403),
     ("escalate now", "API escalate", api("post", "escalate/"), 200, 403),
     ("page someone", "admin page", admin_get("admin:incidents_incident_page"), 200, 403),
     ("page someone", "admin page POST", admin_page_someone, 302, 403),
