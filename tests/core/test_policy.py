@@ -25,7 +25,7 @@ from incidents.models import (
 )
 from incidents.paging import engine as escalation
 from incidents.paging.policies import StepInput, escalation_policy_create
-from tests.factories import UserFactory, api_client_for, make_incident
+from tests.factories import UserFactory, api_client_for, make_incident, make_schedule
 
 pytestmark = pytest.mark.django_db
 
@@ -399,3 +399,18 @@ def test_the_add_page_offers_the_commander_only_to_who_may_command(world):
 
     assert "commander" not in fields("opener")
     assert "commander" in fields("manager")
+
+
+def test_admin_home_shows_each_part_to_whom_may_read_it(world):
+    """On call needs view_schedule only; incidents and the overdue lists need seeing incidents."""
+    make_schedule(name="Platform primary", participants=[UserFactory(username="dana")])
+    group = Group.objects.create(name="Schedule readers")
+    group.permissions.set(Permission.objects.filter(codename="view_schedule"))
+    reader = UserFactory(username="sam")
+    reader.groups.add(group)
+    body = browser(reader).get(reverse("admin:index")).content.decode()
+    assert "Platform primary" in body and "On call now" in body
+    assert TITLE not in body and "Open incidents" not in body
+    assert "Overdue post-mortems" not in body and "Incidents per month" not in body
+    viewer = browser(make_user("viewer")).get(reverse("admin:index")).content.decode()
+    assert TITLE in viewer and "Overdue post-mortems" in viewer and "Platform primary" in viewer
