@@ -72,6 +72,9 @@ class IncidentPagesMixin:
         ]
 
     def _get_incident(self, request, object_id) -> Incident:
+        # Acting on an incident needs seeing it: refused before anything is read or checked.
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         incident = self.get_object(request, unquote(object_id))
         if incident is None:
             raise Http404(f"No incident with id {object_id!r}.")
