@@ -14,8 +14,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.api.instants import OUT_OF_RANGE, bounded_utc
+from incidents.api.permissions import allowed, allowed_by_method
 from incidents.api.strict import StrictInput
-from incidents.api.views import has_perm
+from incidents.core.policy import Action
 from incidents.models import Incident
 from postmortems import reports, services
 from postmortems.choices import ActionPriority, PostmortemStatus
@@ -127,10 +128,15 @@ class IncidentPostmortem(APIView):
     """The incident's post-mortem: read it (404 until one exists), start one, edit sections."""
 
     conflicts = {"PATCH": "The post-mortem is published: move it back to draft to edit it."}
-
-    def get_permissions(self):
-        perm = {"POST": "postmortems.add_postmortem", "PATCH": "postmortems.change_postmortem"}
-        return [has_perm(perm.get(self.request.method, "postmortems.view_postmortem"))()]
+    permission_classes = [
+        allowed_by_method(
+            {
+                "GET": Action.VIEW_POSTMORTEM,
+                "POST": Action.START_POSTMORTEM,
+                "PATCH": Action.EDIT_POSTMORTEM,
+            }
+        )
+    ]
 
     @extend_schema(responses=PostmortemOutput)
     def get(self, request, pk: int):
@@ -162,8 +168,8 @@ class IncidentPostmortemStatus(APIView):
         # Any JSON may arrive (a list, a string); the serializer refuses what is not an object.
         wanted = data.get("status") if isinstance(data, dict) else None
         if wanted == PostmortemStatus.PUBLISHED:
-            return [has_perm("postmortems.publish_postmortem")()]
-        return [has_perm("postmortems.change_postmortem")()]
+            return [allowed(Action.PUBLISH_POSTMORTEM)()]
+        return [allowed(Action.EDIT_POSTMORTEM)()]
 
     @extend_schema(request=StatusInput, responses=PostmortemOutput)
     def post(self, request, pk: int):
@@ -177,7 +183,7 @@ class IncidentPostmortemStatus(APIView):
 
 
 class IncidentPostmortemActionItems(APIView):
-    permission_classes = [has_perm("postmortems.add_actionitem")]
+    permission_classes = [allowed(Action.ADD_ACTION_ITEM)]
 
     @extend_schema(request=ActionItemInput, responses={201: ActionItemOutput})
     def post(self, request, pk: int):
@@ -207,7 +213,7 @@ class IncidentPostmortemMarkdown(APIView):
     """The post-mortem in the team runbooks' template, as a Markdown file."""
 
     renderer_classes = [MarkdownRenderer]
-    permission_classes = [has_perm("postmortems.view_postmortem")]
+    permission_classes = [allowed(Action.VIEW_POSTMORTEM)]
 
     @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR})
     def get(self, request, pk: int):
@@ -242,7 +248,7 @@ class ResponseTimes(APIView):
     """Per severity: count, MTTD, MTTA, MTTR (seconds) and repeat incidents, for incidents
     detected in [since, until). Defaults: the last 30 days."""
 
-    permission_classes = [has_perm("incidents.view_incident")]
+    permission_classes = [allowed(Action.VIEW)]
 
     @extend_schema(
         parameters=[

@@ -2,6 +2,10 @@
 
 What is burning (open incidents, unacknowledged first), who answers (on call now), what is
 owed (overdue post-mortems and action items) and how we are doing (the last six months).
+
+Each part shows only to whom may read it: incidents (their list, counts and figures) by the
+incident policy's "view", on call by view_schedule, the overdue post-mortems and action items
+by their view permission plus seeing incidents. A staff user with no permission sees none of it.
 """
 
 from datetime import datetime
@@ -12,6 +16,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from incidents.admin.display import severity_badge
+from incidents.core import policy
 from incidents.core.choices import IncidentStatus
 from incidents.core.texts import humanize_duration
 from incidents.core.timeline import actor_label
@@ -153,9 +158,51 @@ def _figures(now: datetime, severities: list[Severity], since: datetime) -> list
     return rows
 
 
-def operations_dashboard(*, now: datetime | None = None) -> dict:
-    """Everything the admin home shows, in a number of queries that does not grow with data."""
+def visible_parts(user) -> dict[str, bool]:
+    """Which parts of the dashboard `user` may read (None: all of them, for callers with no user)."""
+    if user is None:
+        return dict.fromkeys(("incidents", "oncall", "postmortems", "action_items"), True)
+    incidents = policy.may(user, policy.Action.VIEW)
+    return {
+        "incidents": incidents,
+        "oncall": user.has_perm("incidents.view_schedule"),
+        "postmortems": incidents and policy.may(user, policy.Action.VIEW_POSTMORTEM),
+        "action_items": incidents and user.has_perm("postmortems.view_actionitem"),
+    }
+
+
+def operations_dashboard(*, now: datetime | None = None, user=None) -> dict:
+    """Everything the admin home shows `user`, in a number of queries that does not grow with data.
+
+    Without a user (a caller that is not a request), every part.
+    """
     now = now or timezone.now()
+    sees = visible_parts(user)
+    dash = {"now": now, "sees": sees}
+    if sees["incidents"]:
+        dash.update(_incident_parts(now))
+    if sees["oncall"]:
+        dash["oncall"] = _oncall(now)
+    if sees["postmortems"]:
+        overdue_postmortems = Postmortem.objects.overdue(now)
+        dash["overdue_postmortems"] = list(
+            overdue_postmortems.select_related("incident__severity", "author").order_by("due_at")[
+                :OWED_LIMIT
+            ]
+        )
+        dash["overdue_postmortems_total"] = overdue_postmortems.count()
+    if sees["action_items"]:
+        overdue_items = ActionItem.objects.overdue(timezone.localdate(now))
+        dash["overdue_items"] = list(
+            overdue_items.select_related("owner", "postmortem__incident").order_by("due_date")[
+                :OWED_LIMIT
+            ]
+        )
+        dash["overdue_items_total"] = overdue_items.count()
+    return dash
+
+
+def _incident_parts(now: datetime) -> dict:
     severities = list(
         Severity.objects.order_by("rank").annotate(
             # Asked here to keep the query count fixed: is any policy the default?
@@ -169,12 +216,8 @@ def operations_dashboard(*, now: datetime | None = None) -> dict:
         .annotate(n=Count("pk"), nobody=Count("pk", filter=NOBODY_PAGED))
     )
     open_counts = {row["severity_id"]: row["n"] for row in counted}
-    nobody_total = sum(row["nobody"] for row in counted)
-    overdue_postmortems = Postmortem.objects.overdue(now)
-    overdue_items = ActionItem.objects.overdue(timezone.localdate(now))
     chart_data = _charts(now, severities)
     return {
-        "now": now,
         "open_incidents": _open_incidents(now),
         "open_total": sum(open_counts.values()),
         "open_by_severity": [
@@ -185,22 +228,9 @@ def operations_dashboard(*, now: datetime | None = None) -> dict:
             }
             for s in severities
         ],
-        "oncall": _oncall(now),
-        "nobody_paged_total": nobody_total,
+        "nobody_paged_total": sum(row["nobody"] for row in counted),
         "default_policy_missing": bool(severities) and not severities[0].default_policy,
         "policy_add_url": _admin_url_of("admin:incidents_escalationpolicy_changelist"),
-        "overdue_postmortems": list(
-            overdue_postmortems.select_related("incident__severity", "author").order_by("due_at")[
-                :OWED_LIMIT
-            ]
-        ),
-        "overdue_postmortems_total": overdue_postmortems.count(),
-        "overdue_items": list(
-            overdue_items.select_related("owner", "postmortem__incident").order_by("due_date")[
-                :OWED_LIMIT
-            ]
-        ),
-        "overdue_items_total": overdue_items.count(),
         "charts": chart_data,
         "figures": _figures(now, severities, chart_data["since"]),
     }

@@ -6,9 +6,11 @@ from django.contrib import admin, messages
 from django.db.models import Count, Prefetch
 from django.utils.html import format_html, format_html_join
 
+from incidents.admin.action_guard import RefuseUnofferedActions
 from incidents.admin.people import PeoplePickers
 from incidents.admin.readonly import ReadOnlyAdmin
 from incidents.admin.secrets import SecretAddressAdmin
+from incidents.core import policy
 from incidents.core.errors import DomainError
 from incidents.core.formatting import format_time
 from incidents.core.texts import humanize_duration
@@ -218,7 +220,7 @@ class IncidentEscalationInline(admin.StackedInline):
 
 
 @admin.register(IncidentEscalation)
-class IncidentEscalationAdmin(ReadOnlyAdmin):
+class IncidentEscalationAdmin(RefuseUnofferedActions, ReadOnlyAdmin):
     list_display = ("incident", "policy_name", "state", "step_of", "round_of", "next_at", "version")
     list_filter = ("state",)
     list_select_related = ("incident",)
@@ -227,7 +229,7 @@ class IncidentEscalationAdmin(ReadOnlyAdmin):
     actions = ("escalate_now",)
 
     def has_escalate_permission(self, request):
-        return request.user.has_perm("incidents.escalate_incident")
+        return policy.may(request.user, policy.Action.ESCALATE_NOW)
 
     @admin.display(description="step")
     def step_of(self, row):

@@ -1,5 +1,8 @@
 """The incident admin: the page responders live in during an incident.
 
+Its list and change form live here; the list's actions in incident_actions, the pages of their
+own (move, take command, post update, page someone) in incident_pages, the inlines in
+incident_inlines. What a user may see and do is incidents.core.policy's answer throughout.
 Every write goes through incidents.core.lifecycle with actor=request.user, so the timeline records
 who did what; this module only turns requests into those calls and their outcome into messages.
 """
@@ -8,168 +11,53 @@ import re
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
-from django.contrib.admin.utils import unquote
-from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, Q, Value, When
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.http import HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.text import get_text_list
 
-from incidents.admin.bounded import BoundedInline
 from incidents.admin.display import severity_badge, status_badge, target_states
-from incidents.admin.escalation import IncidentEscalationInline, escalate_incidents
+from incidents.admin.escalation import IncidentEscalationInline
 from incidents.admin.filters import MineFilter, StateFilter, UnacknowledgedFilter
-from incidents.admin.forms import IncidentAddForm, MoveForm, PostUpdateForm
-from incidents.admin.integrations import AlertInline
-from incidents.admin.paging import may_page, page_someone_view
-from incidents.core.choices import (
-    ALLOWED_TRANSITIONS,
-    WORKING_STATUSES,
-    IncidentStatus,
-    UpdateStatus,
+from incidents.admin.forms import IncidentAddForm
+from incidents.admin.incident_actions import IncidentActionsMixin
+from incidents.admin.incident_inlines import (
+    ResponderInline,
+    StatusUpdateInline,
+    TimelineInline,
+    person_field,
+    plain_widget,
+    staff_users,
 )
-from incidents.core.errors import DomainError
+from incidents.admin.incident_pages import IncidentPagesMixin
+from incidents.admin.integrations import AlertInline
+from incidents.core import policy
+from incidents.core.choices import IncidentStatus
 from incidents.core.formatting import format_time
 from incidents.core.lifecycle import (
     EDITABLE_FIELDS,
-    incident_acknowledge,
     incident_add_responder,
     incident_assign_commander,
     incident_create,
     incident_remove_responder,
-    incident_reopen,
-    incident_resolve,
     incident_set_services,
     incident_set_severity,
-    incident_transition,
     incident_update_details,
-    status_update_post,
 )
-from incidents.core.texts import humanize_duration, status_update_template
+from incidents.core.texts import humanize_duration
 from incidents.core.timeline import actor_label
-from incidents.models import Incident, Responder, StatusUpdate, TimelineEvent
+from incidents.models import Incident, Responder
 from incidents.paging.fallback import nobody_paged, nobody_paged_reason, with_paging_state
+
+Action = policy.Action
 
 # "INC-42", "inc42" or "42" in the search box finds incident number 42.
 _REFERENCE = re.compile(r"(?:inc-?)?(\d{1,18})", re.IGNORECASE)
 
 
-def _staff_users():
-    return get_user_model().objects.filter(is_active=True, is_staff=True).order_by("username")
-
-
-def _person_field(field):
-    """Name people the way the timeline does, and drop the add/edit user shortcuts."""
-    field.label_from_instance = lambda user: f"{actor_label(user)} ({user.get_username()})"
-    return field
-
-
-def _plain_widget(formfield):
-    # The add/change/view icons next to a select lead off into the catalogue mid-incident.
-    widget = getattr(formfield, "widget", None)
-    if isinstance(widget, RelatedFieldWidgetWrapper):
-        widget.can_add_related = widget.can_change_related = False
-        widget.can_delete_related = widget.can_view_related = False
-    return formfield
-
-
-def _incidents(count: int) -> str:
-    return f"{count} incident" + ("" if count == 1 else "s")
-
-
-def _phase_of(status: str) -> str:
-    """The status update phase that speaks of an incident in `status`."""
-    if status in (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED):
-        return UpdateStatus.INVESTIGATING
-    return status
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class TimelineInline(BoundedInline, ReadOnlyInline):
-    """The latest of the audit log, oldest first, as the post-mortem will read it."""
-
-    model = TimelineEvent
-    verbose_name = "timeline entry"
-    verbose_name_plural = "timeline"
-    fields = ("time", "who", "kind", "message")
-    readonly_fields = fields
-    ordering = ("at", "id")
-    classes = ("tocsin-timeline", "tocsin-inline")
-    newest_order, oldest_first = ("-at", "-id"), True
-    changelist = "admin:incidents_timelineevent_changelist"
-    rows_name = "timeline entries"
-
-    @admin.display(description="Time")
-    def time(self, event):
-        return format_time(event.at)
-
-    @admin.display(description="Who")
-    def who(self, event):
-        return event.actor_label
-
-
-class StatusUpdateInline(ReadOnlyInline):
-    model = StatusUpdate
-    verbose_name_plural = "status updates"
-    classes = ("tocsin-inline",)
-    fields = ("created_at", "status", "visibility", "author_name", "message")
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("author")
-
-    @admin.display(description="Audience")
-    def visibility(self, update):
-        return "Public" if update.public else "Internal"
-
-    @admin.display(description="Author")
-    def author_name(self, update):
-        return actor_label(update.author) if update.author else None
-
-
-class ResponderInline(admin.TabularInline):
-    """Who works the incident. Saved through incident_add/remove_responder (see save_formset)."""
-
-    model = Responder
-    fields = ("user", "role", "added_at")
-    readonly_fields = ("added_at",)
-    extra = 0
-    classes = ("tocsin-inline",)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("user")
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "user":
-            kwargs["queryset"] = _staff_users()
-            return _person_field(super().formfield_for_foreignkey(db_field, request, **kwargs))
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        return _plain_widget(super().formfield_for_dbfield(db_field, request, **kwargs))
-
-
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(IncidentActionsMixin, IncidentPagesMixin, admin.ModelAdmin):
     list_display = (
         "reference",
         "title",
@@ -188,7 +76,6 @@ class IncidentAdmin(admin.ModelAdmin):
     list_select_related = ("severity", "commander")
     date_hierarchy = "detected_at"
     autocomplete_fields = ("services",)
-    actions = ("acknowledge", "resolve", "take_command", "escalate_now")
     list_per_page = 50
     inlines = (
         IncidentEscalationInline,
@@ -251,132 +138,39 @@ class IncidentAdmin(admin.ModelAdmin):
     @admin.display(description="Targets")
     def targets(self, incident):
         missed = [state for state in target_states(incident, timezone.now()) if state.missed]
-        late = format_html_join(
-            " ",
-            '<span class="tocsin-breach" title="{}">{} late</span>',
-            ((state.text, "Ack" if state.name == "Acknowledge" else "Resolve") for state in missed),
-        )
-        if not nobody_paged(incident):
-            return late
-        return format_html(
-            '<span class="tocsin-breach tocsin-breach--nobody" title="No page is reaching '
-            'anyone for this incident">nobody paged</span> {}',
-            late,
+        return render_to_string(
+            "admin/incidents/incident/targets_cell.html",
+            {"missed": missed, "nobody_paged": nobody_paged(incident)},
         )
 
-    # --- permissions -------------------------------------------------------------------------
+    # --- permissions: the policy's answers ------------------------------------------------
 
-    def has_acknowledge_permission(self, request, obj=None):
-        return request.user.has_perm("incidents.acknowledge_incident")
+    def has_view_permission(self, request, obj=None):
+        return policy.may(request.user, Action.VIEW, incident=obj)
 
-    def has_resolve_permission(self, request, obj=None):
-        return request.user.has_perm("incidents.resolve_incident")
+    def has_add_permission(self, request):
+        return policy.may(request.user, Action.CREATE)
 
-    def has_command_permission(self, request, obj=None):
-        return request.user.has_perm("incidents.command_incident")
+    def has_change_permission(self, request, obj=None):
+        return policy.may(request.user, Action.EDIT, incident=obj)
 
-    def has_escalate_permission(self, request, obj=None):
-        return request.user.has_perm("incidents.escalate_incident")
-
-    def _may_move(self, request, incident, to: str) -> bool:
-        user = request.user
-        if to == IncidentStatus.ACKNOWLEDGED:
-            return user.has_perm("incidents.acknowledge_incident")
-        if to == IncidentStatus.RESOLVED:
-            return user.has_perm("incidents.resolve_incident")
-        if incident.status == IncidentStatus.TRIGGERED and to in WORKING_STATUSES:
-            # Moving on from triggered acknowledges the incident on the way.
-            return user.has_perms(["incidents.change_incident", "incidents.acknowledge_incident"])
-        return user.has_perm("incidents.change_incident")
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        # Incidents are the audit trail: no bulk delete past the domain functions.
-        actions.pop("delete_selected", None)
-        return actions
-
-    def changelist_view(self, request, extra_context=None):
-        action = request.POST.get("action") if request.method == "POST" else None
-        if action and action not in self.get_actions(request):
-            raise PermissionDenied
-        extra_context = {"title": "Incidents", **(extra_context or {})}
-        return super().changelist_view(request, extra_context)
-
-    # --- actions -----------------------------------------------------------------------------
-
-    def _apply_each(self, request, queryset, *, verb, already, is_already, apply):
-        """Run `apply` per incident; report how many moved, which were no-ops, which refused."""
-        done, skipped, refusals = 0, [], []
-        for incident in queryset:
-            if is_already(incident):
-                skipped.append(incident.reference)
-                continue
-            try:
-                apply(incident)
-            except DomainError as error:
-                refusals.append(str(error))
-            else:
-                done += 1
-                self.log_change(request, incident, f"{verb} from the incident list.")
-        parts = [f"{verb} {_incidents(done)}."]
-        if skipped:
-            were = "was" if len(skipped) == 1 else "were"
-            parts.append(f"{get_text_list(skipped, 'and')} {were} {already}.")
-        parts += refusals
-        level = messages.WARNING if refusals else messages.SUCCESS
-        self.message_user(request, " ".join(parts), level)
-
-    @admin.action(description="Acknowledge selected incidents", permissions=["acknowledge"])
-    def acknowledge(self, request, queryset):
-        self._apply_each(
-            request,
-            queryset,
-            verb="Acknowledged",
-            already="already acknowledged",
-            is_already=lambda i: i.is_open and i.status != IncidentStatus.TRIGGERED,
-            apply=lambda i: incident_acknowledge(incident=i, actor=request.user),
-        )
-
-    @admin.action(description="Resolve selected incidents", permissions=["resolve"])
-    def resolve(self, request, queryset):
-        self._apply_each(
-            request,
-            queryset,
-            verb="Resolved",
-            already="already resolved",
-            is_already=lambda i: i.status == IncidentStatus.RESOLVED,
-            apply=lambda i: incident_resolve(incident=i, actor=request.user),
-        )
-
-    @admin.action(description="Take command of selected incidents", permissions=["command"])
-    def take_command(self, request, queryset):
-        self._apply_each(
-            request,
-            queryset,
-            verb="Took command of",
-            already="already commanded by you",
-            is_already=lambda i: i.commander_id == request.user.pk,
-            apply=lambda i: incident_assign_commander(
-                incident=i, commander=request.user, actor=request.user
-            ),
-        )
-
-    @admin.action(description="Escalate now (page the next step)", permissions=["escalate"])
-    def escalate_now(self, request, queryset):
-        escalate_incidents(self, request, queryset)
+    def has_delete_permission(self, request, obj=None):
+        return policy.may(request.user, Action.DELETE, incident=obj)
 
     # --- the add and change pages --------------------------------------------------------------
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
+            # Naming a commander is commanding: only for whom the policy lets command.
+            first = ["title", "severity", "services"]
+            if self.has_command_permission(request):
+                first.append("commander")
             return [
-                (None, {"fields": ["title", "severity", "services", "commander"]}),
+                (None, {"fields": first}),
                 ("What is happening", {"fields": ["summary", "impact", "started_at"]}),
             ]
         # Without the right to name a commander, show the name (not a link to the user admin).
-        commander = (
-            "commander" if request.user.has_perm("incidents.command_incident") else "commander_name"
-        )
+        commander = "commander" if self.has_command_permission(request, obj) else "commander_name"
         return [
             (None, {"fields": ["title", ("severity", commander), "services"]}),
             ("What is happening", {"fields": ["summary", "impact", "public_title"]}),
@@ -412,7 +206,7 @@ class IncidentAdmin(admin.ModelAdmin):
             "created_at",
             "updated_at",
         ]
-        if not request.user.has_perm("incidents.command_incident"):
+        if not self.has_command_permission(request, obj):
             fields.append("commander_name")
         return fields
 
@@ -426,12 +220,12 @@ class IncidentAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "commander":
-            kwargs["queryset"] = _staff_users()
-            return _person_field(super().formfield_for_foreignkey(db_field, request, **kwargs))
+            kwargs["queryset"] = staff_users()
+            return person_field(super().formfield_for_foreignkey(db_field, request, **kwargs))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
-        return _plain_widget(super().formfield_for_dbfield(db_field, request, **kwargs))
+        return plain_widget(super().formfield_for_dbfield(db_field, request, **kwargs))
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
@@ -507,208 +301,3 @@ class IncidentAdmin(admin.ModelAdmin):
                 formset.new_objects.append(responder)
             else:
                 formset.changed_objects.append((responder, responder_form.changed_data))
-
-    # --- status moves and updates (pages of their own) ---------------------------------------
-
-    def get_urls(self):
-        info = (self.opts.app_label, self.opts.model_name)
-        return [
-            path(
-                "<path:object_id>/move/",
-                self.admin_site.admin_view(self.move_view),
-                name="{}_{}_move".format(*info),
-            ),
-            path(
-                "<path:object_id>/take-command/",
-                self.admin_site.admin_view(self.take_command_view),
-                name="{}_{}_take_command".format(*info),
-            ),
-            path(
-                "<path:object_id>/post-update/",
-                self.admin_site.admin_view(self.post_update_view),
-                name="{}_{}_post_update".format(*info),
-            ),
-            path(
-                "<path:object_id>/page/",
-                self.admin_site.admin_view(self.page_someone_view),
-                name="{}_{}_page".format(*info),
-            ),
-            *super().get_urls(),
-        ]
-
-    def _get_incident(self, request, object_id) -> Incident:
-        incident = self.get_object(request, unquote(object_id))
-        if incident is None:
-            raise Http404(f"No incident with id {object_id!r}.")
-        return incident
-
-    def _change_url(self, incident) -> str:
-        return reverse("admin:incidents_incident_change", args=[incident.pk])
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        incident = self.get_object(request, unquote(object_id))
-        if incident is not None:
-            extra_context = {**(extra_context or {}), "panel": self._panel(request, incident)}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def _panel(self, request, incident) -> dict:
-        """What the status panel above the change form shows and offers."""
-        now = timezone.now()
-        allowed = ALLOWED_TRANSITIONS[incident.status]
-        is_resolved = incident.status == IncidentStatus.RESOLVED
-        moves = [
-            (status.value, status.label)
-            for status in IncidentStatus
-            if status in allowed
-            and status != incident.status
-            and not is_resolved
-            and self._may_move(request, incident, status)
-        ]
-        if is_resolved:
-            age = f"resolved after {humanize_duration(incident.age(now))}"
-        else:
-            age = f"open for {humanize_duration(incident.age(now))}"
-        return {
-            "severity": severity_badge(incident.severity),
-            "status": status_badge(incident.status),
-            "age": age,
-            "commander": actor_label(incident.commander) if incident.commander else None,
-            "targets": target_states(incident, now),
-            "moves": moves,
-            "can_reopen": is_resolved
-            and self._may_move(request, incident, IncidentStatus.INVESTIGATING),
-            "move_url": reverse("admin:incidents_incident_move", args=[incident.pk]),
-            "take_command_url": reverse("admin:incidents_incident_take_command", args=[incident.pk])
-            if self.has_command_permission(request) and incident.commander_id != request.user.pk
-            else None,
-            "post_update_url": reverse("admin:incidents_incident_post_update", args=[incident.pk])
-            if request.user.has_perm("incidents.add_statusupdate")
-            else None,
-            "nobody_paged": nobody_paged_reason(incident),
-            "page_url": reverse("admin:incidents_incident_page", args=[incident.pk])
-            if may_page(request) and not is_resolved
-            else None,
-        }
-
-    def page_someone_view(self, request, object_id):
-        return page_someone_view(self, request, object_id)
-
-    def move_view(self, request, object_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        incident = self._get_incident(request, object_id)
-        form = MoveForm(request.POST)
-        if not form.is_valid():
-            self.message_user(request, "Choose one of the offered statuses.", messages.ERROR)
-            return HttpResponseRedirect(self._change_url(incident))
-        to, reason = form.cleaned_data["to"], form.cleaned_data["reason"]
-        if not self._may_move(request, incident, to):
-            raise PermissionDenied
-        try:
-            if incident.status == IncidentStatus.RESOLVED and to == IncidentStatus.INVESTIGATING:
-                incident = incident_reopen(incident=incident, reason=reason, actor=request.user)
-            else:
-                incident = incident_transition(
-                    incident=incident, to=to, reason=reason, actor=request.user
-                )
-        except DomainError as error:
-            self.message_user(request, str(error), messages.ERROR)
-        else:
-            label = IncidentStatus(incident.status).label
-            self.log_change(request, incident, f"Moved to {label}.")
-            self.message_user(request, f"{incident.reference} is now {label}.", messages.SUCCESS)
-        return HttpResponseRedirect(self._change_url(incident))
-
-    def take_command_view(self, request, object_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        incident = self._get_incident(request, object_id)
-        if not self.has_command_permission(request):
-            raise PermissionDenied
-        incident_assign_commander(incident=incident, commander=request.user, actor=request.user)
-        self.log_change(request, incident, "Took command.")
-        self.message_user(request, f"You command {incident.reference}.", messages.SUCCESS)
-        return HttpResponseRedirect(self._change_url(incident))
-
-    def _public_preview(self, incident, data) -> dict:
-        """What the status page will show once this update is published."""
-        from incidents.statuspage.selectors import public_title
-
-        services = list(incident.services.filter(is_public=True))
-        incident.public_services = services
-        shown = Incident(public_title=data["public_title"] or incident.public_title)
-        shown.public_services = services
-        return {
-            "title": public_title(shown),
-            "status": UpdateStatus(data["status"]).label,
-            "message": data["message"],
-            "services": services,
-        }
-
-    def post_update_view(self, request, object_id):
-        incident = self._get_incident(request, object_id)
-        if not request.user.has_perm("incidents.add_statusupdate"):
-            raise PermissionDenied
-        preview = None
-        if request.method == "POST":
-            form = PostUpdateForm(request.POST)
-            if form.is_valid() and "edit" not in request.POST:
-                data = form.cleaned_data
-                if data["public"] and not data["confirmed"]:
-                    preview = self._public_preview(incident, data)
-                else:
-                    try:
-                        update = status_update_post(
-                            incident=incident,
-                            message=data["message"],
-                            status=data["status"],
-                            public=data["public"],
-                            public_title=data["public_title"] if data["public"] else None,
-                            actor=request.user,
-                        )
-                    except DomainError as error:
-                        form.add_error(
-                            error.field if error.field in form.fields else None, str(error)
-                        )
-                    else:
-                        audience = "a public" if update.public else "an internal"
-                        self.message_user(
-                            request,
-                            f"Posted {audience} update on {incident.reference} "
-                            f"({update.get_status_display()}).",
-                            messages.SUCCESS,
-                        )
-                        return HttpResponseRedirect(self._change_url(incident))
-        else:
-            status = request.GET.get("status")
-            if status not in UpdateStatus.values:
-                status = _phase_of(incident.status)
-            public = request.GET.get("public") in ("1", "true", "on")
-            form = PostUpdateForm(
-                initial={
-                    "status": status,
-                    "public": public,
-                    "public_title": incident.public_title,
-                    "message": status_update_template(
-                        incident=incident, status=status, public=public
-                    ),
-                }
-            )
-        base = reverse("admin:incidents_incident_post_update", args=[incident.pk])
-        templates = [
-            (label, f"{base}?status={value}&public=0", f"{base}?status={value}&public=1")
-            for value, label in UpdateStatus.choices
-        ]
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": f"Post an update on {incident.reference}",
-            "subtitle": incident.title,
-            "original": incident,
-            "form": form,
-            "templates": templates,
-            "preview": preview,
-            "change_url": self._change_url(incident),
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/incidents/incident/post_update.html", context)

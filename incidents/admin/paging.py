@@ -1,7 +1,7 @@
 """The incident's "Page someone" page: people or schedules' on-call, paged now.
 
 A page of its own (reached from the incident page and its red "nobody is being paged" banner),
-gated by the escalate permission; the work is `incidents.paging.fallback.incident_page`.
+gated by the policy's "page" action; the work is `incidents.paging.fallback.incident_page`.
 """
 
 from django import forms
@@ -14,13 +14,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents.core import policy
 from incidents.core.errors import DomainError
 from incidents.core.timeline import actor_label
 from incidents.models import Schedule
 from incidents.oncall.compute import load_specs, spec_oncall
 from incidents.paging.fallback import incident_page
-
-PERMISSION = "incidents.escalate_incident"
 
 
 class PageSomeoneForm(forms.Form):
@@ -78,15 +77,15 @@ def _oncall_names(schedules: list[Schedule], now) -> dict[int, str]:
     }
 
 
-def may_page(request) -> bool:
-    return request.user.has_perm(PERMISSION)
+def may_page(request, incident=None) -> bool:
+    return policy.may(request.user, policy.Action.PAGE, incident=incident)
 
 
 def page_someone_view(model_admin, request, object_id):
     incident = model_admin.get_object(request, unquote(object_id))
     if incident is None:
         raise Http404(f"No incident with id {object_id!r}.")
-    if not may_page(request):
+    if not may_page(request, incident):
         raise PermissionDenied
     change_url = reverse("admin:incidents_incident_change", args=[incident.pk])
     form = PageSomeoneForm(request.POST or None)

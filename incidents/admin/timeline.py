@@ -6,6 +6,7 @@ from django.utils.html import format_html
 
 from incidents.admin.bounded import IncidentFilter
 from incidents.admin.readonly import ReadOnlyAdmin
+from incidents.core import policy
 from incidents.models import TimelineEvent
 
 
@@ -18,6 +19,12 @@ class TimelineEventAdmin(ReadOnlyAdmin):
     list_select_related = ("incident",)
     ordering = ("at", "id")
     list_per_page = 100
+
+    def has_view_permission(self, request, obj=None):
+        # Entries name their incident and quote it: reading them is seeing incidents too.
+        return super().has_view_permission(request, obj) and policy.may(
+            request.user, policy.Action.VIEW, incident=obj.incident if obj else None
+        )
 
     @admin.display(description="Incident", ordering="incident__number")
     def incident_link(self, event):

@@ -16,10 +16,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from incidents.api.permissions import allowed
 from incidents.api.serializers import EscalationOutput
 from incidents.api.strict import StrictInput
-from incidents.api.views import has_perm
 from incidents.core.contacts import mask_address
+from incidents.core.policy import Action
 from incidents.models import (
     ContactKind,
     ContactMethod,
@@ -267,7 +268,7 @@ class UserContactMethods(APIView):
 class IncidentEscalate(APIView):
     """Fire the incident's pending escalation step now."""
 
-    permission_classes = [has_perm("incidents.escalate_incident")]
+    permission_classes = [allowed(Action.ESCALATE_NOW)]
     conflicts = {"POST": "The escalation is not active: there is no pending step to fire."}
 
     @extend_schema(request=None, responses=EscalationOutput)
@@ -323,7 +324,7 @@ class PageOutput(serializers.Serializer):
 class IncidentPage(APIView):
     """Page people, or whoever is on call for schedules, now; they become responders."""
 
-    permission_classes = [has_perm("incidents.escalate_incident")]
+    permission_classes = [allowed(Action.PAGE)]
     conflicts = {"POST": "The incident is resolved: reopen it to page anyone."}
 
     @extend_schema(request=PageInput, responses={202: PageOutput})

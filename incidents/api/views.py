@@ -3,30 +3,16 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.api import serializers as s
 from incidents.api.filters import IncidentFilter
-from incidents.core import lifecycle, selectors
+from incidents.api.permissions import allowed, allowed_by_method
+from incidents.core import lifecycle, policy, selectors
 from incidents.core import services as catalogue
+from incidents.core.policy import Action
 from incidents.models import Incident, Service, Severity
-
-
-def has_perm(codename: str) -> type[BasePermission]:
-    """A permission class requiring one Django permission (e.g. incidents.acknowledge_incident)."""
-
-    class HasPerm(BasePermission):
-        message = f"You need the {codename} permission."
-
-        def has_permission(self, request, view):
-            return bool(
-                request.user and request.user.is_authenticated and request.user.has_perm(codename)
-            )
-
-    HasPerm.__name__ = f"Has_{codename.replace('.', '_')}"
-    return HasPerm
 
 
 class SeverityList(generics.ListAPIView):
@@ -60,6 +46,7 @@ class IncidentListCreate(generics.GenericAPIView):
     """List incidents (filter by status, severity, service) or open one."""
 
     queryset = selectors.incident_list()
+    permission_classes = [allowed_by_method({"GET": Action.VIEW, "POST": Action.CREATE})]
     filterset_class = IncidentFilter
     serializer_class = s.IncidentOutput
 
@@ -77,6 +64,8 @@ class IncidentListCreate(generics.GenericAPIView):
         if fields.get("service"):
             services.append(fields["service"])
         fields.pop("service", None)
+        if fields.get("commander") is not None:
+            policy.check(request.user, Action.COMMAND)
         incident = lifecycle.incident_create(actor=request.user, services=services, **fields)
         incident = selectors.incident_detail().get(pk=incident.pk)
         return Response(s.IncidentDetailOutput(incident).data, status=status.HTTP_201_CREATED)
@@ -84,6 +73,7 @@ class IncidentListCreate(generics.GenericAPIView):
 
 class IncidentDetail(APIView):
     queryset = Incident.objects.all()
+    permission_classes = [allowed(Action.VIEW)]
 
     @extend_schema(responses=s.IncidentDetailOutput)
     def get(self, request, pk: int):
@@ -97,7 +87,7 @@ def _incident_answer(incident: Incident) -> Response:
 
 
 class IncidentAcknowledge(APIView):
-    permission_classes = [has_perm("incidents.acknowledge_incident")]
+    permission_classes = [allowed(Action.ACKNOWLEDGE)]
     conflicts = {"POST": "The incident is resolved: reopen it before acknowledging it."}
 
     @extend_schema(request=None, responses=s.IncidentDetailOutput)
@@ -109,7 +99,7 @@ class IncidentAcknowledge(APIView):
 
 
 class IncidentResolve(APIView):
-    permission_classes = [has_perm("incidents.resolve_incident")]
+    permission_classes = [allowed(Action.RESOLVE)]
 
     @extend_schema(request=s.ResolveInput, responses=s.IncidentDetailOutput)
     def post(self, request, pk: int):
@@ -125,7 +115,7 @@ class IncidentResolve(APIView):
 class IncidentTransition(APIView):
     """Move an incident along the status flow; `resolved` → `investigating` reopens (reason needed)."""
 
-    permission_classes = [has_perm("incidents.change_incident")]
+    permission_classes = [allowed(Action.MOVE)]
     conflicts = {"POST": "The incident's status does not lead to the one asked for."}
 
     @extend_schema(request=s.TransitionInput, responses=s.IncidentDetailOutput)
@@ -134,10 +124,7 @@ class IncidentTransition(APIView):
         data = s.TransitionInput(data=request.data)
         data.is_valid(raise_exception=True)
         target = data.validated_data["status"]
-        if target == "resolved" and not request.user.has_perm("incidents.resolve_incident"):
-            return Response(
-                {"detail": "You need the incidents.resolve_incident permission."}, status=403
-            )
+        policy.check(request.user, Action.MOVE, incident=incident, to=target)
         incident = lifecycle.incident_transition(
             incident=incident, to=target, actor=request.user, reason=data.validated_data["reason"]
         )
@@ -146,12 +133,12 @@ class IncidentTransition(APIView):
 
 class IncidentUpdates(APIView):
     queryset = Incident.objects.all()
+    # Internal or public, an update needs the same permission; a status that moves the
+    # incident needs that move's too (checked once the body is read).
+    permission_classes = [
+        allowed_by_method({"GET": Action.VIEW, "POST": Action.POST_INTERNAL_UPDATE})
+    ]
     conflicts = {"POST": "The update's `status` is not a move the incident can make."}
-
-    def get_permissions(self):
-        if self.request.method == "POST":
-            return [has_perm("incidents.add_statusupdate")()]
-        return super().get_permissions()
 
     @extend_schema(responses=s.StatusUpdateOutput(many=True))
     def get(self, request, pk: int):
@@ -163,12 +150,12 @@ class IncidentUpdates(APIView):
         incident = get_object_or_404(Incident, pk=pk)
         data = s.StatusUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        if data.validated_data.get("status") == "resolved" and not request.user.has_perm(
-            "incidents.resolve_incident"
-        ):
-            return Response(
-                {"detail": "You need the incidents.resolve_incident permission."}, status=403
-            )
+        policy.check_update(
+            request.user,
+            incident=incident,
+            public=data.validated_data.get("public", False),
+            status=data.validated_data.get("status"),
+        )
         update = lifecycle.status_update_post(
             incident=incident, actor=request.user, **data.validated_data
         )
@@ -177,6 +164,7 @@ class IncidentUpdates(APIView):
 
 class IncidentTimeline(APIView):
     queryset = Incident.objects.all()
+    permission_classes = [allowed(Action.VIEW)]
 
     @extend_schema(responses=s.TimelineEventOutput(many=True))
     def get(self, request, pk: int):
@@ -187,7 +175,7 @@ class IncidentTimeline(APIView):
 
 
 class IncidentResponders(APIView):
-    permission_classes = [has_perm("incidents.add_responder")]
+    permission_classes = [allowed(Action.ADD_RESPONDER)]
 
     @extend_schema(request=s.ResponderInput, responses={201: s.IncidentDetailOutput})
     def post(self, request, pk: int):

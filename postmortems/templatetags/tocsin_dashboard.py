@@ -1,4 +1,5 @@
 from django import template
+from django.contrib.auth.models import AnonymousUser
 
 from postmortems.dashboard import operations_dashboard
 
@@ -9,4 +10,6 @@ register = template.Library()
 def ops_dashboard(context):
     """The admin home's operations dashboard (see postmortems.dashboard)."""
     request = context.get("request")
-    return {"dash": operations_dashboard(), "request": request}
+    # Each part shows only to whom may read it; no request, no user: nothing to show.
+    user = getattr(request, "user", None) or AnonymousUser()
+    return {"dash": operations_dashboard(user=user), "request": request}
