@@ -409,6 +409,11 @@ def incident_update_details(
     if "title" in after and not str(after["title"]).strip():
         raise DomainError("An incident needs a title.", field="title")
     _check_single_line(**{k: v for k, v in after.items() if k in ("title", "public_title")})
+    if incident.started_at > incident.detected_at:
+        raise DomainError(
+            f"An incident cannot start after it was detected ({incident.detected_at.isoformat()}).",
+            field="started_at",
+        )
     if not after:
         return incident
     incident.save(update_fields=[*after, "updated_at"])

@@ -1,6 +1,7 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -41,6 +42,9 @@ class IncidentCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"
+
+
+STARTED_AFTER_DETECTED = "An incident cannot start after it was detected."
 
 
 class Incident(models.Model):
@@ -111,10 +115,26 @@ class Incident(models.Model):
                 | Q(status=IncidentStatus.RESOLVED),
                 name="incident_worked_states_acknowledged",
             ),
+            # A problem cannot begin after it was noticed (a negative time to detect).
+            models.CheckConstraint(
+                condition=Q(started_at__lte=models.F("detected_at")),
+                name="incident_started_not_after_detected",
+                violation_error_message=STARTED_AFTER_DETECTED,
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.reference} {self.title}"
+
+    def clean(self):
+        super().clean()
+        if self.started_at and self.detected_at and self.started_at > self.detected_at:
+            raise ValidationError(
+                {
+                    "started_at": f"{STARTED_AFTER_DETECTED} It was detected at "
+                    f"{self.detected_at.isoformat(timespec='minutes')}."
+                }
+            )
 
     @property
     def reference(self) -> str:
