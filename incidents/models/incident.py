@@ -47,6 +47,14 @@ class IncidentCounter(models.Model):
 STARTED_AFTER_DETECTED = "An incident cannot start after it was detected."
 
 
+def start_refusal(started_at, detected_at) -> str | None:
+    """Why a start time is refused (a problem cannot begin after it was noticed), or None."""
+    if started_at and detected_at and started_at > detected_at:
+        when = detected_at.isoformat(timespec="minutes")
+        return f"{STARTED_AFTER_DETECTED} It was detected at {when}."
+    return None
+
+
 class Incident(models.Model):
     number = models.PositiveBigIntegerField(unique=True, editable=False)
     title = models.CharField(max_length=255, validators=[validate_single_line])
@@ -128,13 +136,9 @@ class Incident(models.Model):
 
     def clean(self):
         super().clean()
-        if self.started_at and self.detected_at and self.started_at > self.detected_at:
-            raise ValidationError(
-                {
-                    "started_at": f"{STARTED_AFTER_DETECTED} It was detected at "
-                    f"{self.detected_at.isoformat(timespec='minutes')}."
-                }
-            )
+        refusal = start_refusal(self.started_at, self.detected_at)
+        if refusal:
+            raise ValidationError({"started_at": refusal})
 
     @property
     def reference(self) -> str:
