@@ -63,9 +63,11 @@ class StepForm(forms.ModelForm):
         model = EscalationStep
         fields = ["order", "delay"]
 
+    target_choices = None  # set once per page by the inline (three queries, not three a step)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["targets"].choices = _target_choices()
+        self.fields["targets"].choices = self.target_choices or _target_choices()
         if self.instance.pk:
             self.fields["targets"].initial = [
                 f"{t.type}:{t.schedule_id or t.user_id or t.channel_id}"
@@ -93,6 +95,10 @@ class EscalationStepInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("targets")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs["form"] = type("StepForm", (StepForm,), {"target_choices": _target_choices()})
+        return super().get_formset(request, obj, **kwargs)
 
 
 class SeverityRouteInline(admin.TabularInline):

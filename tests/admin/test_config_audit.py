@@ -367,3 +367,19 @@ def test_a_domain_refusal_at_save_time_comes_back_onto_the_form(admin_client, mo
     form = answer.context["adminform"].form
     assert form.errors["name"] == ["Another channel took this name a moment ago."]
     assert not TeamChannel.objects.exists()
+
+
+@pytest.mark.parametrize("steps", [2, 8])
+def test_the_policy_page_costs_the_same_queries_however_many_steps(
+    admin_client, django_assert_max_num_queries, steps
+):
+    lee = UserFactory(username="lee")
+    policy = escalation_policy_create(
+        name="Long",
+        steps=[StepInput(delay=timedelta(minutes=n), targets=[lee]) for n in range(steps)],
+    )
+    with django_assert_max_num_queries(22):
+        answer = admin_client.get(
+            reverse("admin:incidents_escalationpolicy_change", args=[policy.pk])
+        )
+    assert answer.status_code == 200
