@@ -197,6 +197,16 @@ class PostmortemAdmin(PeoplePickers, admin.ModelAdmin):
         postmortem, _ = services.postmortem_draft(incident=obj.incident, actor=request.user)
         obj.pk = postmortem.pk
 
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ActionItem:
+            return super().save_formset(request, form, formset, change)
+        # Action items through the domain: marking one done stamps its completion time.
+        for item in formset.save(commit=False):
+            services.action_item_save(item=item, actor=request.user)
+        for item in formset.deleted_objects:
+            item.delete()
+        return None
+
     @admin.display(description="Incident", ordering="incident__number")
     def incident_ref(self, obj):
         return obj.incident.reference
@@ -371,6 +381,9 @@ class ActionItemAdmin(PeoplePickers, admin.ModelAdmin):
     readonly_fields = ["created_at", "completed_at", "last_reminded_at"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["mark_done"]
+
+    def save_model(self, request, obj, form, change):
+        services.action_item_save(item=obj, actor=request.user)
 
     @admin.display(description="Incident", ordering="postmortem__incident__number")
     def incident_ref(self, obj):

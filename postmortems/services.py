@@ -232,6 +232,27 @@ def action_item_set_status(
     return item
 
 
+ACTION_ITEM_FIELDS = ("title", "owner", "due_date", "priority", "status", "tracker_url")
+
+
+@transaction.atomic
+def action_item_save(*, item: ActionItem, actor: User | None = None) -> ActionItem:
+    """Save an action item edited as a whole (the admin's forms): a move to done stamps
+    `completed_at`, a move away from done clears it."""
+    if not (item.title or "").strip():
+        raise DomainError("An action item needs a title.", field="title")
+    stored = None
+    if item.pk is not None:
+        stored = ActionItem.objects.select_for_update().filter(pk=item.pk).first()
+    was_done = stored is not None and stored.status == ActionStatus.DONE
+    if item.status == ActionStatus.DONE and not was_done:
+        item.completed_at = timezone.now()
+    elif item.status != ActionStatus.DONE:
+        item.completed_at = None
+    item.save()
+    return item
+
+
 # The template's sections and the people: free to edit until published.
 EDITABLE_FIELDS = (
     "summary",

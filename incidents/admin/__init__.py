@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from incidents.admin import (
+    audit,
     catalogue,
     escalation,
     incidents,
@@ -21,6 +22,7 @@ admin.site.site_url = "/status/"  # "View site" opens the public status page
 admin.site.enable_nav_sidebar = False
 
 __all__ = [
+    "audit",
     "catalogue",
     "escalation",
     "incidents",

@@ -6,15 +6,21 @@ from django.db import models
 from django.db.models import Count, Q
 from django.utils.html import format_html, format_html_join
 
+from incidents.admin.audit import DomainAdmin
 from incidents.admin.display import severity_badge
 from incidents.core.choices import IncidentStatus
-from incidents.core.services import SERVICE_FIELDS, service_create, service_update
+from incidents.core.services import (
+    SERVICE_FIELDS,
+    service_create,
+    service_delete,
+    service_update,
+)
 from incidents.core.texts import humanize_duration
 from incidents.models import Service, Severity
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(DomainAdmin):
     list_display = (
         "name",
         "slug",
@@ -49,14 +55,17 @@ class ServiceAdmin(admin.ModelAdmin):
             )
         )
 
-    def save_model(self, request, obj, form, change):
-        # Through the domain, like the API; the admin logs the change itself (audit=False).
+    def domain_save(self, request, obj, form, change):
+        # Through the domain, like the API (which also writes the audit record).
         fields = {name: getattr(obj, name) for name in SERVICE_FIELDS}
         if change:
-            saved = service_update(service=obj, actor=request.user, audit=False, **fields)
+            saved = service_update(service=obj, actor=request.user, **fields)
         else:
-            saved = service_create(actor=request.user, audit=False, **fields)
+            saved = service_create(actor=request.user, **fields)
         obj.pk = saved.pk
+
+    def domain_delete(self, request, obj):
+        service_delete(service=obj, actor=request.user)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "owner":
@@ -86,7 +95,7 @@ def _duration(value):
 
 
 @admin.register(Severity)
-class SeverityAdmin(admin.ModelAdmin):
+class SeverityAdmin(DomainAdmin):
     list_display = (
         "badge",
         "name",

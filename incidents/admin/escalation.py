@@ -3,11 +3,13 @@ each incident's escalation (state, step, round, next page) with "Escalate now"."
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Prefetch
+from django.contrib.auth import get_user_model
+from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
 from incidents.admin.action_guard import RefuseUnofferedActions
-from incidents.admin.people import PeoplePickers
+from incidents.admin.audit import DomainAdmin
+from incidents.admin.people import PeoplePickers, person_label
 from incidents.admin.readonly import ReadOnlyAdmin
 from incidents.admin.secrets import SecretAddressAdmin
 from incidents.core import policy
@@ -19,40 +21,86 @@ from incidents.models import (
     EscalationStep,
     EscalationTarget,
     IncidentEscalation,
+    Schedule,
     SeverityRoute,
     TeamChannel,
 )
 from incidents.paging.engine import escalation_escalate_now
-from incidents.paging.policies import escalation_policy_set_default
+from incidents.paging.policies import (
+    escalation_policy_save,
+    escalation_policy_set_default,
+    escalation_step_save,
+    severity_route_save,
+    team_channel_save,
+)
+
+NO_TARGET = "Each step needs at least one target: a schedule, a person or a team channel."
+
+
+def _target_choices():
+    people = get_user_model().objects.filter(is_active=True).order_by("username")
+    return [
+        (
+            "Schedules (whoever is on call)",
+            [(f"schedule:{s.pk}", s.name) for s in Schedule.objects.all()],
+        ),
+        ("People", [(f"user:{u.pk}", person_label(u)) for u in people]),
+        ("Team channels", [(f"channel:{c.pk}", c.name) for c in TeamChannel.objects.all()]),
+    ]
+
+
+_TARGET_MODELS = {"schedule": Schedule, "channel": TeamChannel}
+
+
+class StepForm(forms.ModelForm):
+    """A step with its targets on the policy's page: a step must page someone."""
+
+    targets = forms.MultipleChoiceField(
+        error_messages={"required": NO_TARGET},
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+        help_text="Hold Ctrl (⌘ on a Mac) to pick several.",
+    )
+
+    class Meta:
+        model = EscalationStep
+        fields = ["order", "delay"]
+
+    target_choices = None  # set once per page by the inline (three queries, not three a step)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["targets"].choices = self.target_choices or _target_choices()
+        if self.instance.pk:
+            self.fields["targets"].initial = [
+                f"{t.type}:{t.schedule_id or t.user_id or t.channel_id}"
+                for t in self.instance.targets.all()
+            ]
+
+    def clean_targets(self):
+        chosen = []
+        for value in self.cleaned_data["targets"]:
+            kind, _, pk = value.partition(":")
+            model = _TARGET_MODELS.get(kind, get_user_model())
+            chosen.append(model._default_manager.get(pk=pk))
+        return chosen
 
 
 class EscalationStepInline(admin.TabularInline):
     model = EscalationStep
+    form = StepForm
     extra = 0
-    fields = ("order", "delay", "target_list")
-    readonly_fields = ("target_list",)
+    fields = ("order", "delay", "targets")
     ordering = ("order", "id")
     show_change_link = True
     verbose_name = "step"
-    verbose_name_plural = "steps (open a step to choose its targets)"
+    verbose_name_plural = "steps"
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .prefetch_related(
-                Prefetch(
-                    "targets",
-                    queryset=EscalationTarget.objects.select_related("schedule", "user", "channel"),
-                )
-            )
-        )
+        return super().get_queryset(request).prefetch_related("targets")
 
-    @admin.display(description="targets")
-    def target_list(self, step):
-        if step.pk is None:
-            return "Save, then open the step to add targets."
-        return ", ".join(str(t) for t in step.targets.all()) or "— none yet —"
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs["form"] = type("StepForm", (StepForm,), {"target_choices": _target_choices()})
+        return super().get_formset(request, obj, **kwargs)
 
 
 class SeverityRouteInline(admin.TabularInline):
@@ -83,7 +131,7 @@ class EscalationPolicyForm(forms.ModelForm):
 
 
 @admin.register(EscalationPolicy)
-class EscalationPolicyAdmin(admin.ModelAdmin):
+class EscalationPolicyAdmin(DomainAdmin):
     form = EscalationPolicyForm
     list_display = ("name", "is_default", "step_count", "repeat", "service_list")
     search_fields = ("name", "description")
@@ -99,11 +147,21 @@ class EscalationPolicyAdmin(admin.ModelAdmin):
             .prefetch_related("services")
         )
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+    def domain_save(self, request, obj, form, change):
+        escalation_policy_save(policy=obj, actor=request.user)
         wanted = form.cleaned_data["default"]
         if obj.is_default != wanted:
-            obj.is_default = escalation_policy_set_default(policy=obj, default=wanted).is_default
+            obj.is_default = escalation_policy_set_default(
+                policy=obj, default=wanted, actor=request.user
+            ).is_default
+
+    def domain_save_inline(self, request, obj, inline_form, parent):
+        if isinstance(obj, EscalationStep):
+            escalation_step_save(
+                step=obj, targets=inline_form.cleaned_data["targets"], actor=request.user
+            )
+        else:
+            severity_route_save(route=obj, actor=request.user)
 
     @admin.display(description="steps", ordering="step_total")
     def step_count(self, policy):
@@ -133,13 +191,20 @@ class EscalationPolicyAdmin(admin.ModelAdmin):
 
 class EscalationTargetInline(PeoplePickers, admin.TabularInline):
     model = EscalationTarget
-    extra = 1
+    extra = 0
+    min_num = 1
     fields = ("type", "schedule", "user", "channel")
     autocomplete_fields = ("user",)
 
+    def get_formset(self, request, obj=None, **kwargs):
+        # Removing a step's last target would leave it paging nobody: refused on the form.
+        formset = super().get_formset(request, obj, validate_min=True, **kwargs)
+        formset.default_error_messages = {"too_few_forms": NO_TARGET}
+        return formset
+
 
 @admin.register(EscalationStep)
-class EscalationStepAdmin(admin.ModelAdmin):
+class EscalationStepAdmin(DomainAdmin):
     list_display = ("__str__", "delay")
     list_select_related = ("policy",)
     fields = ("policy", "order", "delay")
@@ -151,16 +216,22 @@ class EscalationStepAdmin(admin.ModelAdmin):
 
 
 @admin.register(TeamChannel)
-class TeamChannelAdmin(SecretAddressAdmin):
+class TeamChannelAdmin(SecretAddressAdmin, DomainAdmin):
     list_display = ("name", "kind", "masked_address")
     search_fields = ("name",)
 
+    def domain_save(self, request, obj, form, change):
+        team_channel_save(channel=obj, actor=request.user)
+
 
 @admin.register(SeverityRoute)
-class SeverityRouteAdmin(admin.ModelAdmin):
+class SeverityRouteAdmin(DomainAdmin):
     list_display = ("severity", "service", "policy")
     list_select_related = ("severity", "service", "policy")
     autocomplete_fields = ("service",)
+
+    def domain_save(self, request, obj, form, change):
+        severity_route_save(route=obj, actor=request.user)
 
 
 _STATE_TONE = {

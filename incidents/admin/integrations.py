@@ -11,12 +11,14 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from incidents.admin.audit import DomainAdmin
 from incidents.admin.bounded import BoundedInline, IncidentFilter
 from incidents.admin.readonly import ReadOnlyAdmin
 from incidents.alerts.integrations import (
+    integration_delete,
     integration_endpoint,
-    integration_issue_token,
     integration_rotate_token,
+    integration_save,
 )
 from incidents.models import Alert, Integration
 
@@ -26,7 +28,7 @@ RAW_PAYLOAD_PERMISSION = "incidents.change_integration"
 
 
 @admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
+class IntegrationAdmin(DomainAdmin):
     list_display = (
         "name",
         "kind",
@@ -104,10 +106,13 @@ class IntegrationAdmin(admin.ModelAdmin):
             },
         )
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            request._tocsin_new_token = integration_issue_token(integration=obj)
-        super().save_model(request, obj, form, change)
+    def domain_save(self, request, obj, form, change):
+        token = integration_save(integration=obj, actor=request.user)
+        if token is not None:
+            request._tocsin_new_token = token
+
+    def domain_delete(self, request, obj):
+        integration_delete(integration=obj, actor=request.user)
 
     def response_add(self, request, obj, post_url_continue=None):
         token = getattr(request, "_tocsin_new_token", None)
@@ -122,11 +127,9 @@ class IntegrationAdmin(admin.ModelAdmin):
     @admin.action(description="Rotate token (shows the new one once)", permissions=["change"])
     def rotate_token(self, request, queryset):
         tokens = [
-            (integration, integration_rotate_token(integration=integration))
+            (integration, integration_rotate_token(integration=integration, actor=request.user))
             for integration in queryset
         ]
-        for integration, _ in tokens:
-            self.log_change(request, integration, "Rotated the token.")
         return self._show_tokens(request, tokens, reverse("admin:incidents_integration_changelist"))
 
     def _show_tokens(self, request, tokens, continue_url):

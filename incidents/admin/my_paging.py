@@ -119,8 +119,9 @@ def method_add(request):
     if form.is_valid():
         minutes = form.cleaned_data["notify_after_minutes"]
         try:
-            method = notify.contact_method_create(
+            method = personal.contact_method_add(
                 user=request.user,
+                actor=request.user,
                 kind=form.cleaned_data["kind"],
                 address=form.cleaned_data["address"],
                 label=form.cleaned_data["label"],

@@ -5,11 +5,13 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from incidents.admin.audit import DomainAdmin
 from incidents.admin.people import PeoplePickers
 from incidents.admin.readonly import ReadOnlyAdmin
 from incidents.admin.secrets import SecretAddressAdmin, masked_address
 from incidents.core.errors import DomainError
 from incidents.models import ContactMethod, Notification, NotificationRule
+from incidents.paging import personal
 from incidents.paging.channels.webhook import masked_secret
 from incidents.paging.delivery import account_email_notice, notification_retry
 
@@ -31,7 +33,7 @@ class NotificationRuleInline(admin.TabularInline):
 
 
 @admin.register(ContactMethod)
-class ContactMethodAdmin(PeoplePickers, SecretAddressAdmin):
+class ContactMethodAdmin(PeoplePickers, SecretAddressAdmin, DomainAdmin):
     list_display = ("user", "kind", "masked_address", "label", "created_at")
     list_filter = ("kind",)
     list_select_related = ("user",)
@@ -46,12 +48,23 @@ class ContactMethodAdmin(PeoplePickers, SecretAddressAdmin):
         if notice and not change:
             self.message_user(request, notice, messages.WARNING)
 
-    def save_formset(self, request, form, formset, change):
-        for rule in formset.save(commit=False):
-            rule.user = form.instance.user
-            rule.save()
-        for rule in formset.deleted_objects:
-            rule.delete()
+    def domain_save(self, request, obj, form, change):
+        fields = {"kind": obj.kind, "address": obj.address, "label": obj.label}
+        if change:
+            saved = personal.contact_method_update(method=obj, actor=request.user, **fields)
+        else:
+            saved = personal.contact_method_add(user=obj.user, actor=request.user, **fields)
+        obj.pk, obj._state.adding = saved.pk, False
+
+    def domain_delete(self, request, obj):
+        if isinstance(obj, NotificationRule):
+            personal.notification_rule_delete(rule=obj, actor=request.user)
+        else:
+            personal.contact_method_delete(method=obj, actor=request.user)
+
+    def domain_save_inline(self, request, obj, inline_form, parent):
+        obj.user = parent.user
+        personal.notification_rule_save(rule=obj, actor=request.user)
 
 
 @admin.register(Notification)

@@ -1,30 +1,37 @@
-"""On-call admin: schedules with their layers, the 14-day final schedule, overrides, handoffs."""
+"""On-call admin: schedules with their layers, the 14-day final schedule, overrides, handoffs.
 
-from datetime import datetime, timedelta
-from urllib.parse import urlencode
+The forms are in `schedule_forms`, what the pages show in `schedule_display`.
+"""
+
 from zoneinfo import ZoneInfo
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
-from incidents.admin.rotation_edits import ConfirmParticipantsMixin, MomentField
+from incidents.admin.audit import DomainAdmin
+from incidents.admin.rotation_edits import ConfirmParticipantsMixin
 from incidents.admin.rotation_edits import local_time as _local
-from incidents.admin.secrets import (
-    MaskedForViewers,
-    SecretAddressForm,
-    announce_saved_formset,
-    masked_address,
+from incidents.admin.schedule_display import (
+    attach_now_next,
+    final_schedule_html,
+    now_next_html,
 )
+from incidents.admin.schedule_forms import (
+    HandoffChannelForm,
+    OverrideForm,
+    RotationForm,
+    ScheduleForm,
+    TakeShiftForm,
+)
+from incidents.admin.secrets import MaskedForViewers, announce_saved_formset, masked_address
+from incidents.core.audit import config_save
 from incidents.core.errors import DomainError
-from incidents.core.timezones import check_time_zone
 from incidents.models import (
     Handoff,
     HandoffChannel,
@@ -34,210 +41,8 @@ from incidents.models import (
     RotationParticipant,
     Schedule,
 )
-from incidents.models.oncall import WEEKDAY_NAMES, ShiftKind
-from incidents.oncall import compute as oncall
 from incidents.oncall import rotations
 from incidents.oncall import schedules as scheduling
-
-HORIZON = timedelta(days=14)
-PALETTE = ("#2563eb", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#9333ea")
-
-
-def _colours(timeline) -> dict[int, str]:
-    """A distinct colour per person, in order of first appearance on the page."""
-    colours: dict[int, str] = {}
-    for seg in timeline:
-        if seg.user is not None and seg.user not in colours:
-            colours[seg.user] = PALETTE[len(colours) % len(PALETTE)]
-    return colours
-
-
-def _length(delta: timedelta) -> str:
-    hours = round(delta.total_seconds() / 3600, 1)
-    if hours >= 24:
-        return f"{hours / 24:.1f} d".replace(".0 d", " d")
-    return f"{hours:g} h"
-
-
-def _who(user_id, users) -> str:
-    user = users.get(user_id)
-    if user is None:
-        return "—"
-    return user.get_full_name() or user.username
-
-
-# --- forms -------------------------------------------------------------------------------------
-
-
-class RotationForm(forms.ModelForm):
-    effective_from = MomentField(
-        label="People change from",
-        required=False,
-        input_formats=["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"],
-        widget=forms.DateTimeInput(attrs={"size": 16, "placeholder": "YYYY-MM-DD HH:MM"}),
-        help_text="A change of participants applies to shifts starting from this moment, in the "
-        "schedule's time zone (empty: now). Earlier shifts and the one in progress keep their "
-        "people; you see the shifts that move before saving.",
-    )
-    participant_usernames = forms.CharField(
-        label="Participants",
-        help_text="Usernames in turn order, separated by commas.",
-        widget=forms.TextInput(attrs={"size": 50, "placeholder": "alice, bob, carol"}),
-    )
-    restrict_weekdays = forms.TypedMultipleChoiceField(
-        label="Only on",
-        choices=list(enumerate(WEEKDAY_NAMES)),
-        coerce=int,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="Leave empty for every day.",
-    )
-
-    class Meta:
-        model = Rotation
-        fields = [
-            "name",
-            "priority",
-            "participant_usernames",
-            "shift_kind",
-            "shift_hours",
-            "handoff_time",
-            "handoff_weekday",
-            "start_date",
-            "ends_at",
-            "restrict_weekdays",
-            "restrict_start",
-            "restrict_end",
-        ]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.fields["participant_usernames"].initial = ", ".join(
-                p.user.username
-                for p in self.instance.latest_participants(
-                    list(self.instance.participants.select_related("user"))
-                )
-            )
-            tz = ZoneInfo(self.instance.schedule.time_zone)
-            self.fields["effective_from"].initial = oncall.to_local(timezone.now(), tz).strftime(
-                "%Y-%m-%d %H:%M"
-            )
-        else:
-            self.fields["effective_from"].widget = forms.HiddenInput()
-        self.fields["handoff_time"].error_messages["invalid"] = (
-            "Enter the handoff time as HH:MM, in the schedule's time zone (e.g. 09:00)."
-        )
-
-    def clean_participant_usernames(self):
-        names = [name.strip() for name in self.cleaned_data["participant_usernames"].split(",")]
-        names = [name for name in names if name]
-        if not names:
-            raise ValidationError("A rotation needs at least one participant.")
-        users = get_user_model().objects.in_bulk(names, field_name="username")
-        unknown = [name for name in names if name not in users]
-        if unknown:
-            raise ValidationError(f"Unknown username(s): {', '.join(unknown)}.")
-        return [users[name] for name in names]
-
-    def clean_effective_from(self):
-        """The wall-clock time typed, read in the schedule's zone (not the server's)."""
-        value = self.cleaned_data.get("effective_from")
-        if value is None or not self.instance.pk:
-            return None
-        moment = oncall.localize(
-            timezone.make_naive(value), ZoneInfo(self.instance.schedule.time_zone)
-        )
-        try:
-            return rotations.check_effective_from(moment, timezone.now())
-        except DomainError as error:
-            raise ValidationError(error.message) from error
-
-    def clean(self):
-        data = super().clean()
-        if data.get("shift_kind") == ShiftKind.HOURS and not data.get("shift_hours"):
-            self.add_error("shift_hours", "Give the shift length in hours for this rotation.")
-        if (data.get("restrict_start") is None) != (data.get("restrict_end") is None):
-            self.add_error("restrict_end", "Give both ends of the restriction hours, or neither.")
-        return data
-
-
-class ScheduleForm(forms.ModelForm):
-    """Checks the zone before it reaches the row, so the page re-renders with the old one."""
-
-    def clean_time_zone(self):
-        try:
-            check_time_zone(self.cleaned_data["time_zone"])
-        except DomainError as error:
-            raise ValidationError(error.message) from error
-        return self.cleaned_data["time_zone"]
-
-
-class HandoffChannelForm(SecretAddressForm):
-    class Meta:
-        model = HandoffChannel
-        fields = ["kind", "address"]
-
-
-class OverrideForm(forms.ModelForm):
-    class Meta:
-        model = Override
-        fields = ["schedule", "user", "starts_at", "ends_at", "replaces", "reason"]
-
-    def clean(self):
-        data = super().clean()
-        if all(data.get(f) for f in ("schedule", "user", "starts_at", "ends_at")):
-            try:
-                scheduling.check_override(
-                    schedule=data["schedule"],
-                    user=data["user"],
-                    start=data["starts_at"],
-                    end=data["ends_at"],
-                    exclude_pk=self.instance.pk,
-                )
-            except DomainError as error:
-                self.add_error("ends_at" if error.field == "end" else "starts_at", error.message)
-        return data
-
-
-class PersonChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        full = obj.get_full_name()
-        return f"{full} ({obj.username})" if full else obj.username
-
-
-class TakeShiftForm(forms.Form):
-    """Times are wall-clock times in the schedule's zone (the view activates it)."""
-
-    user = PersonChoiceField(queryset=get_user_model().objects.none(), label="Who covers")
-    start = forms.DateTimeField(
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-    )
-    end = forms.DateTimeField(
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-    )
-    replaces = PersonChoiceField(
-        queryset=get_user_model().objects.none(),
-        required=False,
-        label="Replacing",
-        help_text="Empty: whoever is on call in that window.",
-    )
-    reason = forms.CharField(required=False, max_length=255)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        people = get_user_model().objects.filter(is_active=True).order_by("username")
-        self.fields["user"].queryset = people
-        self.fields["replaces"].queryset = people
-
-    def clean(self):
-        data = super().clean()
-        if data.get("start") and data.get("end") and data["end"] <= data["start"]:
-            self.add_error("end", "The override must end after it starts.")
-        return data
-
 
 # --- inlines -----------------------------------------------------------------------------------
 
@@ -295,7 +100,7 @@ class ParticipantInline(admin.TabularInline):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(ConfirmParticipantsMixin, admin.ModelAdmin):
+class ScheduleAdmin(ConfirmParticipantsMixin, DomainAdmin):
     form = ScheduleForm
     list_display = ("name", "time_zone", "oncall_now_next", "layer_count")
     search_fields = ("name", "description")
@@ -320,7 +125,7 @@ class ScheduleAdmin(ConfirmParticipantsMixin, admin.ModelAdmin):
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
         rows = list(changelist.result_list)  # fills the page's cache, which the template reuses
-        _attach_now_next(rows)
+        attach_now_next(rows)
         return changelist
 
     @admin.display(description="Layers")
@@ -330,13 +135,13 @@ class ScheduleAdmin(ConfirmParticipantsMixin, admin.ModelAdmin):
     @admin.display(description="On call now / next")
     def oncall_now_next(self, obj):
         current, nxt, users = getattr(obj, "_now_next", (None, None, {}))
-        return _now_next_html(obj, current, nxt, users)
+        return now_next_html(obj, current, nxt, users)
 
     @admin.display(description="Now")
     def oncall_summary(self, obj):
-        _attach_now_next([obj])
+        attach_now_next([obj])
         current, nxt, users = obj._now_next
-        return _now_next_html(obj, current, nxt, users)
+        return now_next_html(obj, current, nxt, users)
 
     @admin.display(description="Calendar (iCal)")
     def ical_link(self, obj):
@@ -349,56 +154,7 @@ class ScheduleAdmin(ConfirmParticipantsMixin, admin.ModelAdmin):
 
     @admin.display(description="Next 14 days")
     def final_schedule(self, obj):
-        tz = ZoneInfo(obj.time_zone)
-        now = timezone.now().replace(second=0, microsecond=0)
-        timeline = oncall.final_timeline(oncall.load_spec(obj), now, now + HORIZON)
-        users = get_user_model().objects.in_bulk({s.user for s in timeline if s.user})
-        colours = _colours(timeline)
-        take_url = reverse("admin:incidents_schedule_override", args=[obj.pk])
-        rows = []
-        for seg in timeline:
-            query = urlencode(
-                {
-                    "start": seg.start.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
-                    "end": seg.end.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
-                    **({"replaces": seg.user} if seg.user else {}),
-                }
-            )
-            who = (
-                format_html(
-                    '<span class="oncall-dot" style="background:{}"></span>{}',
-                    colours[seg.user],
-                    _who(seg.user, users),
-                )
-                if seg.user
-                else format_html("<strong>{}</strong>", "Nobody on call")
-            )
-            rows.append(
-                (
-                    "oncall-gap" if seg.user is None else "",
-                    who,
-                    _local(seg.start, tz),
-                    _local(seg.end, tz),
-                    _length(seg.end - seg.start),
-                    f"{take_url}?{query}",
-                    "Cover this gap" if seg.user is None else "Take this shift",
-                )
-            )
-        body = format_html_join(
-            "",
-            '<tr class="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
-            '<td><a class="button" href="{}">{}</a></td></tr>',
-            rows,
-        )
-        return format_html(
-            '<div class="oncall-final">{}<table class="oncall-table"><thead><tr><th>Who</th>'
-            "<th>From</th><th>To</th><th>Length</th><th></th></tr></thead><tbody>{}</tbody>"
-            '</table><p class="help">Times in {}. Gaps, when nobody is on call, are in red.</p>'
-            "</div>",
-            _day_strips(timeline, tz, now, users, colours),
-            body,
-            obj.time_zone,
-        )
+        return final_schedule_html(obj)
 
     def get_urls(self):
         return [
@@ -423,6 +179,33 @@ class ScheduleAdmin(ConfirmParticipantsMixin, admin.ModelAdmin):
             "rotate_ical_url": reverse("admin:incidents_schedule_rotate_ical", args=[object_id]),
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def domain_save(self, request, obj, form, change):
+        if change:
+            config_save(obj=obj, actor=request.user)
+        # A new schedule is made with its layers and channels at once, in save_related.
+
+    def save_related(self, request, form, formsets, change):
+        if change:
+            super().save_related(request, form, formsets, change)
+            return
+        rows = {formset.model: _kept(formset) for formset in formsets}
+        schedule = scheduling.schedule_create(
+            name=form.cleaned_data["name"],
+            time_zone=form.cleaned_data["time_zone"],
+            description=form.cleaned_data.get("description", ""),
+            backup_schedule=form.cleaned_data.get("backup_schedule"),
+            rotations=[_rotation_input(data) for data in rows.get(Rotation, [])],
+            handoff_notify=[(d["kind"], d["address"]) for d in rows.get(HandoffChannel, [])],
+            actor=request.user,
+        )
+        form.instance.pk, form.instance._state.adding = schedule.pk, False
+
+    def domain_save_inline(self, request, obj, inline_form, parent):
+        if isinstance(obj, HandoffChannel):
+            scheduling.handoff_channel_save(channel=obj, actor=request.user)
+        else:
+            config_save(obj=obj, actor=request.user)
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
@@ -504,83 +287,34 @@ class ScheduleAdmin(ConfirmParticipantsMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/incidents/schedule/override.html", context)
 
 
-def _attach_now_next(schedules) -> None:
-    """Who is on call now and next for a page of schedules, in a fixed number of queries."""
-    now = timezone.now()
-    specs = oncall.load_specs(schedules)
-    pairs = {pk: oncall.now_and_next(spec, now) for pk, spec in specs.items()}
-    ids = {seg.user for pair in pairs.values() for seg in pair if seg and seg.user}
-    users = get_user_model().objects.in_bulk(ids)
-    for schedule in schedules:
-        current, nxt = pairs.get(schedule.pk, (None, None))
-        schedule._now_next = (current, nxt, users)
+def _kept(formset) -> list[dict]:
+    """The cleaned rows of a new schedule's inline that are filled in and not deleted."""
+    return [
+        form.cleaned_data
+        for form in formset.forms
+        if form.cleaned_data and not form.cleaned_data.get("DELETE")
+    ]
 
 
-def _now_next_html(schedule, current, nxt, users):
-    tz = ZoneInfo(schedule.time_zone)
-    if current is None or current.user is None:
-        now_html = format_html('<span class="oncall-nobody">{}</span>', "Nobody on call")
-    else:
-        now_html = format_html("<strong>{}</strong>", _who(current.user, users))
-    if nxt is None:
-        return format_html("{}", now_html)
-    next_who = _who(nxt.user, users) if nxt.user else "nobody"
-    return format_html(
-        '{} <span class="oncall-next">until {}, then {}</span>',
-        now_html,
-        _local(nxt.start, tz),
-        next_who,
-    )
-
-
-def _day_strips(timeline, tz, now, users, colours):
-    """One bar per local day, segments coloured by person and gaps in red."""
-    if not timeline:
-        return ""
-    first_day = now.astimezone(tz).date()
-    strips = []
-    for offset in range(15):
-        day = first_day + timedelta(days=offset)
-        day_start = oncall.localize(datetime.combine(day, datetime.min.time()), tz)
-        day_end = oncall.localize(
-            datetime.combine(day + timedelta(days=1), datetime.min.time()), tz
-        )
-        span = (day_end - day_start).total_seconds()
-        pieces = []
-        for seg in timeline:
-            s, e = max(seg.start, day_start), min(seg.end, day_end)
-            if e <= s:
-                continue
-            left = (s - day_start).total_seconds() / span * 100
-            width = (e - s).total_seconds() / span * 100
-            colour = colours[seg.user] if seg.user else "#dc2626"
-            label = _who(seg.user, users) if seg.user else "Nobody on call"
-            pieces.append(
-                (left, width, colour, "oncall-bar-gap" if seg.user is None else "", label)
-            )
-        if not pieces:
-            continue
-        bar = format_html_join(
-            "",
-            '<span class="oncall-bar {3}" style="left:{0}%;width:{1}%;background:{2}" '
-            'title="{4}"></span>',
-            pieces,
-        )
-        strips.append((day.strftime("%a %d %b"), bar))
-    return format_html(
-        '<div class="oncall-strips">{}<div class="oncall-scale"><span>00:00</span><span>06:00'
-        "</span><span>12:00</span><span>18:00</span><span>24:00</span></div></div>",
-        format_html_join(
-            "",
-            '<div class="oncall-day"><span class="oncall-day-label">{}</span>'
-            '<span class="oncall-day-bar">{}</span></div>',
-            strips,
-        ),
+def _rotation_input(data: dict) -> scheduling.RotationInput:
+    return scheduling.RotationInput(
+        name=data["name"],
+        priority=data.get("priority"),
+        participants=data["participant_usernames"],
+        shift_kind=data["shift_kind"],
+        shift_hours=data.get("shift_hours"),
+        handoff_time=data["handoff_time"],
+        handoff_weekday=data.get("handoff_weekday"),
+        start_date=data["start_date"],
+        ends_at=data.get("ends_at"),
+        restrict_weekdays=data.get("restrict_weekdays") or [],
+        restrict_start=data.get("restrict_start"),
+        restrict_end=data.get("restrict_end"),
     )
 
 
 @admin.register(Rotation)
-class RotationAdmin(admin.ModelAdmin):
+class RotationAdmin(DomainAdmin):
     """Fine edits of a layer; its people (their history too) are shown, changed on its schedule."""
 
     list_display = ("name", "schedule", "priority", "shift_label", "handoff_time", "start_date")
@@ -606,7 +340,7 @@ class RotationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Override)
-class OverrideAdmin(admin.ModelAdmin):
+class OverrideAdmin(DomainAdmin):
     form = OverrideForm
     list_display = ("schedule", "user", "starts_at", "ends_at", "replaces", "reason", "created_by")
     list_filter = ("schedule",)
@@ -615,9 +349,9 @@ class OverrideAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_at"
     readonly_fields = ("created_by", "created_at")
 
-    def save_model(self, request, obj, form, change):
-        if change:  # the form re-ran the overlap check, excluding this row
-            super().save_model(request, obj, form, change)
+    def domain_save(self, request, obj, form, change):
+        if change:
+            scheduling.override_update(override=obj, actor=request.user)
             return
         created = scheduling.override_create(
             schedule=obj.schedule,

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
-from incidents.core.services import config_audit
+from incidents.core.audit import audit_added, audit_changed, config_delete, config_save, snapshot
 from incidents.models import Integration, Service, Severity
 from incidents.models.alert import DEFAULT_SEVERITY_MAPPINGS, IntegrationKind, generate_token
 
@@ -53,7 +53,7 @@ def integration_create(
     token = integration_issue_token(integration=integration)
     integration.full_clean()
     integration.save()
-    config_audit(actor=actor, obj=integration, added=True)
+    audit_added(actor=actor, obj=integration)
     return integration, token
 
 
@@ -73,10 +73,28 @@ def integration_endpoint(integration: Integration) -> str:
 
 
 @transaction.atomic
-def integration_rotate_token(*, integration: Integration) -> str:
+def integration_rotate_token(*, integration: Integration, actor=None) -> str:
     """Replace the token; the old one stops working at commit. Returns the new token."""
     integration = Integration.objects.select_for_update().get(pk=integration.pk)
+    before = snapshot(integration)
     token = generate_token(integration.kind)
     integration.set_token(token)
     integration.save(update_fields=["token_hash", "token_prefix"])
+    audit_changed(actor=actor, obj=integration, before=before, note="Rotated the token.")
     return token
+
+
+@transaction.atomic
+def integration_save(*, integration: Integration, actor) -> str | None:
+    """Save an integration edited as a whole (the admin's form): a new one gets its token,
+    which is returned (the only time it is seen); an existing one returns None."""
+    token = None
+    if integration.pk is None:
+        token = integration_issue_token(integration=integration)
+    config_save(obj=integration, actor=actor)
+    return token
+
+
+def integration_delete(*, integration: Integration, actor) -> None:
+    """Remove an integration: its token stops working; its alerts stay, without it."""
+    config_delete(obj=integration, actor=actor)

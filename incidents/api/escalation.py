@@ -32,9 +32,9 @@ from incidents.models import (
     TargetType,
     TeamChannel,
 )
-from incidents.paging import delivery as notify
 from incidents.paging import engine as escalation
 from incidents.paging import fallback as paging
+from incidents.paging import personal
 from incidents.paging.policies import (
     StepInput,
     escalation_policy_create,
@@ -195,6 +195,7 @@ class EscalationPolicyListCreate(generics.GenericAPIView):
             repeat=fields["repeat"],
             repeat_delay=timedelta(seconds=delay) if delay is not None else None,
             default=fields["default"],
+            actor=request.user,
             steps=[
                 StepInput(delay=timedelta(seconds=s["delay_seconds"]), targets=s["targets"])
                 for s in fields["steps"]
@@ -219,7 +220,9 @@ class EscalationPolicyDetail(generics.RetrieveAPIView):
         policy = self.get_object()
         data = PolicyDefaultInput(data=request.data)
         data.is_valid(raise_exception=True)
-        escalation_policy_set_default(policy=policy, default=data.validated_data["default"])
+        escalation_policy_set_default(
+            policy=policy, default=data.validated_data["default"], actor=request.user
+        )
         return Response(PolicyOutput(_policies().get(pk=policy.pk)).data)
 
 
@@ -252,8 +255,9 @@ class UserContactMethods(APIView):
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         after = fields["notify_after_seconds"]
-        method = notify.contact_method_create(
+        method = personal.contact_method_add(
             user=user,
+            actor=request.user,
             kind=fields["kind"],
             address=fields["address"],
             label=fields["label"],

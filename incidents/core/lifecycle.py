@@ -36,6 +36,7 @@ from incidents.models import (
     Severity,
     StatusUpdate,
 )
+from incidents.models.incident import start_refusal
 
 User = AbstractBaseUser
 logger = logging.getLogger(__name__)
@@ -409,6 +410,8 @@ def incident_update_details(
     if "title" in after and not str(after["title"]).strip():
         raise DomainError("An incident needs a title.", field="title")
     _check_single_line(**{k: v for k, v in after.items() if k in ("title", "public_title")})
+    if refusal := start_refusal(incident.started_at, incident.detected_at):
+        raise DomainError(refusal, field="started_at")  # also a database constraint
     if not after:
         return incident
     incident.save(update_fields=[*after, "updated_at"])

@@ -1,38 +1,12 @@
-"""Writes to the catalogue (services), and the audit record every configuration change leaves.
+"""Writes to the catalogue (services). Each leaves an audit record (`incidents.core.audit`)."""
 
-The audit record is Django's admin log (`LogEntry`): the admin writes one for its own
-changes, so a change made through the API shows in the same object history, with its actor.
-"""
-
-import json
-from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
-from django.db import models, transaction
+from django.db import transaction
 
 from incidents.core import hooks
+from incidents.core.audit import audit_added, audit_changed, audit_deleted, snapshot
 from incidents.models import Service
-
-
-def config_audit(*, actor, obj: models.Model, added: bool, fields: Iterable[str] = ()) -> None:
-    """Record that `actor` added `obj`, or changed its `fields` (nothing without a user actor:
-    commands and the system leave no admin history)."""
-    if actor is None or not getattr(actor, "pk", None):
-        return
-    if added:
-        message = [{"added": {}}]
-    else:
-        names = [str(obj._meta.get_field(name).verbose_name) for name in fields]
-        message = [{"changed": {"fields": names}}] if names else []
-    LogEntry.objects.log_actions(
-        user_id=actor.pk,
-        queryset=[obj],
-        action_flag=ADDITION if added else CHANGE,
-        change_message=json.dumps(message),
-        single_object=True,
-    )
-
 
 # The fields a service is edited by: the admin's form and the API's serializer offer these.
 SERVICE_FIELDS = (
@@ -57,25 +31,22 @@ def _unknown(fields: dict[str, Any]) -> None:
 
 
 @transaction.atomic
-def service_create(*, actor, name: str, slug: str, audit: bool = True, **fields: Any) -> Service:
-    """Add a service to the catalogue (`fields`: any of SERVICE_FIELDS).
-
-    `audit=False` is for the admin, which writes its own log entry for the same change.
-    """
+def service_create(*, actor, name: str, slug: str, **fields: Any) -> Service:
+    """Add a service to the catalogue (`fields`: any of SERVICE_FIELDS)."""
     _unknown(fields)
     service = Service(name=name, slug=slug, **fields)
     service.full_clean()
     service.save()
-    if audit:
-        config_audit(actor=actor, obj=service, added=True)
+    audit_added(actor=actor, obj=service)
     return service
 
 
 @transaction.atomic
-def service_update(*, service: Service, actor, audit: bool = True, **changes: Any) -> Service:
+def service_update(*, service: Service, actor, **changes: Any) -> Service:
     """Change some of a service's fields; a no-op (and no audit row) when nothing differs."""
     _unknown(changes)
     service = Service.objects.select_for_update().get(pk=service.pk)
+    before = snapshot(service)
     changed = [name for name, value in changes.items() if getattr(service, name) != value]
     for name in changed:
         setattr(service, name, changes[name])
@@ -83,9 +54,15 @@ def service_update(*, service: Service, actor, audit: bool = True, **changes: An
         return service
     service.full_clean()
     service.save(update_fields=changed)
-    if audit:
-        config_audit(actor=actor, obj=service, added=False, fields=changed)
+    audit_changed(actor=actor, obj=service, before=before)
     if "escalation_policy" in changed and service.escalation_policy_id:
         # Its incidents that nothing covered start escalating once this commits.
         hooks.fire(hooks.SERVICE_POLICY_CHANGED, service.pk)
     return service
+
+
+@transaction.atomic
+def service_delete(*, service: Service, actor) -> None:
+    """Remove a service from the catalogue (its incidents stay, without it)."""
+    audit_deleted(actor=actor, obj=service)
+    service.delete()

@@ -1,6 +1,7 @@
 """Incident domain models, a module per concept; import them from here."""
 
 from incidents.models.alert import Alert, AlertQuerySet, AlertStatus, Integration, IntegrationKind
+from incidents.models.audit import ChangeAction, ConfigChange
 from incidents.models.escalation import (
     ContactKind,
     DeadlineKind,
@@ -46,6 +47,8 @@ __all__ = [
     "Alert",
     "AlertQuerySet",
     "AlertStatus",
+    "ChangeAction",
+    "ConfigChange",
     "ContactKind",
     "ContactMethod",
     "DeadlineKind",

@@ -1,6 +1,7 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -41,6 +42,17 @@ class IncidentCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"
+
+
+STARTED_AFTER_DETECTED = "An incident cannot start after it was detected."
+
+
+def start_refusal(started_at, detected_at) -> str | None:
+    """Why a start time is refused (a problem cannot begin after it was noticed), or None."""
+    if started_at and detected_at and started_at > detected_at:
+        when = detected_at.isoformat(timespec="minutes")
+        return f"{STARTED_AFTER_DETECTED} It was detected at {when}."
+    return None
 
 
 class Incident(models.Model):
@@ -111,10 +123,22 @@ class Incident(models.Model):
                 | Q(status=IncidentStatus.RESOLVED),
                 name="incident_worked_states_acknowledged",
             ),
+            # A problem cannot begin after it was noticed (a negative time to detect).
+            models.CheckConstraint(
+                condition=Q(started_at__lte=models.F("detected_at")),
+                name="incident_started_not_after_detected",
+                violation_error_message=STARTED_AFTER_DETECTED,
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.reference} {self.title}"
+
+    def clean(self):
+        super().clean()
+        refusal = start_refusal(self.started_at, self.detected_at)
+        if refusal:
+            raise ValidationError({"started_at": refusal})
 
     @property
     def reference(self) -> str:

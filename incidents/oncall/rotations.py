@@ -19,9 +19,11 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents.core.audit import audit_record
 from incidents.core.choices import ContactKind
 from incidents.core.errors import DomainError
 from incidents.models import (
+    ChangeAction,
     Notification,
     NotificationReason,
     Rotation,
@@ -120,6 +122,7 @@ def rotation_set_participants(
             RotationParticipant(rotation=rotation, user=user, position=position)
             for position, user in enumerate(users)
         )
+        _audit_people(rotation=rotation, actor=actor, before=[], after=users, moment=None)
         return rotation_participants_plan(rotation=rotation, users=users, now=now)
     plan = rotation_participants_plan(
         rotation=rotation, users=users, effective_from=effective_from, now=now
@@ -142,7 +145,26 @@ def rotation_set_participants(
         for position, user in enumerate(users)
     )
     _queue_notices(plan=plan, actor=actor)
+    _audit_people(
+        rotation=rotation,
+        actor=actor,
+        before=[plan.users[i] for i in plan.before if i in plan.users],
+        after=users,
+        moment=moment,
+    )
     return plan
+
+
+def _audit_people(*, rotation: Rotation, actor, before, after, moment) -> None:
+    when = f"from {moment.isoformat()}" if moment else "from the rotation's start"
+    audit_record(
+        actor=actor,
+        obj=rotation,
+        action=ChangeAction.CHANGED,
+        before={"participants": [u.get_username() for u in before]},
+        after={"participants": [u.get_username() for u in after]},
+        note=f"Participants {when}.",
+    )
 
 
 def _queue_notices(*, plan: ParticipantsPlan, actor) -> None:

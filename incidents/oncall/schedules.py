@@ -12,6 +12,7 @@ from datetime import date, datetime, time
 
 from django.db import IntegrityError, transaction
 
+from incidents.core.audit import audit_added, audit_changed, config_save, snapshot
 from incidents.core.choices import ContactKind
 from incidents.core.contacts import check_contact_address
 from incidents.core.errors import DomainError
@@ -55,6 +56,7 @@ class RotationInput:
     restrict_weekdays: list[int] = field(default_factory=list)
     restrict_start: time | None = None
     restrict_end: time | None = None
+    priority: int | None = None  # None: by its place in the list (the first is the highest)
 
 
 def check_rotation(rotation: RotationInput) -> None:
@@ -108,11 +110,12 @@ def schedule_create(
             )
     except IntegrityError as error:  # a concurrent request took the name after the check
         raise DomainError(f"A schedule named {name!r} already exists.", field="name") from error
+    audit_added(actor=actor, obj=schedule)
     for index, spec in enumerate(rotations):
         rotation = Rotation.objects.create(
             schedule=schedule,
             name=spec.name,
-            priority=len(rotations) - index,
+            priority=len(rotations) - index if spec.priority is None else spec.priority,
             shift_kind=spec.shift_kind,
             shift_hours=spec.shift_hours,
             handoff_time=spec.handoff_time,
@@ -127,11 +130,22 @@ def schedule_create(
             RotationParticipant(rotation=rotation, user=user, position=position)
             for position, user in enumerate(spec.participants)
         )
-    HandoffChannel.objects.bulk_create(
-        HandoffChannel(schedule=schedule, kind=kind, address=address)
-        for kind, address in dict.fromkeys(handoff_notify)
-    )
+        audit_added(
+            actor=actor,
+            obj=rotation,
+            note="Participants: " + ", ".join(u.get_username() for u in spec.participants),
+        )
+    for kind, address in dict.fromkeys(handoff_notify):
+        channel = HandoffChannel.objects.create(schedule=schedule, kind=kind, address=address)
+        audit_added(actor=actor, obj=channel)
     return schedule
+
+
+@transaction.atomic
+def handoff_channel_save(*, channel: HandoffChannel, actor=None) -> HandoffChannel:
+    """Add or change a schedule's handoff channel: the address must be one we may send to."""
+    check_contact_address(channel.kind, channel.address)
+    return config_save(obj=channel, actor=actor)
 
 
 def check_override(
@@ -173,7 +187,7 @@ def override_create(
     # Serialises overrides of one schedule so two overlapping requests cannot both pass the check.
     Schedule.objects.select_for_update().filter(pk=schedule.pk).first()
     check_override(schedule=schedule, user=user, start=start, end=end)
-    return Override.objects.create(
+    override = Override.objects.create(
         schedule=schedule,
         user=user,
         starts_at=start,
@@ -182,6 +196,22 @@ def override_create(
         reason=reason,
         created_by=actor,
     )
+    audit_added(actor=actor, obj=override)
+    return override
+
+
+@transaction.atomic
+def override_update(*, override: Override, actor=None) -> Override:
+    """Save an edited override (its form's values), checked against the schedule's others."""
+    Schedule.objects.select_for_update().filter(pk=override.schedule_id).first()
+    check_override(
+        schedule=override.schedule,
+        user=override.user,
+        start=override.starts_at,
+        end=override.ends_at,
+        exclude_pk=override.pk,
+    )
+    return config_save(obj=override, actor=actor)
 
 
 def user_calendar(*, user) -> UserCalendar:
@@ -194,8 +224,10 @@ def user_calendar(*, user) -> UserCalendar:
 def schedule_rotate_ical(*, schedule: Schedule, actor=None) -> Schedule:
     """A new secret for the schedule's feed: the old URL answers 404 from now on."""
     locked = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    before = snapshot(locked)
     locked.ical_token = new_ical_token()
     locked.save(update_fields=["ical_token"])
+    audit_changed(actor=actor, obj=locked, before=before, note="Rotated the calendar link.")
     return locked
 
 

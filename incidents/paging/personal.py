@@ -2,16 +2,18 @@
 
 Anyone may change their own; changing someone else's needs the model permission (managers keep
 everyone's). Each function takes keyword-only arguments, runs in one transaction and raises a
-`DomainError` naming the field at fault. Adding a method is `notify.contact_method_create`.
+`DomainError` naming the field at fault. Every change leaves an audit record with its actor.
 """
 
 from datetime import timedelta
 
 from django.db import transaction
 
+from incidents.core.audit import audit_added, audit_changed, audit_deleted, config_save, snapshot
 from incidents.core.contacts import check_contact_address
 from incidents.core.errors import DomainError
 from incidents.models import ContactMethod, NotificationRule
+from incidents.paging import delivery
 
 MAX_DELAY = timedelta(hours=24)
 
@@ -29,6 +31,25 @@ def _check_delay(delay: timedelta) -> None:
 
 
 @transaction.atomic
+def contact_method_add(
+    *,
+    user,
+    kind: str,
+    address: str,
+    label: str = "",
+    notify_after: timedelta | None = None,
+    actor=None,
+) -> ContactMethod:
+    """Add a contact method (`delivery.contact_method_create`), with its audit record."""
+    _check_actor(owner=user, actor=actor, perm="incidents.add_contactmethod")
+    method = delivery.contact_method_create(
+        user=user, kind=kind, address=address, label=label, notify_after=notify_after
+    )
+    audit_added(actor=actor, obj=method)
+    return method
+
+
+@transaction.atomic
 def contact_method_update(
     *, method: ContactMethod, kind: str, address: str, label: str = "", actor=None
 ) -> ContactMethod:
@@ -41,8 +62,10 @@ def contact_method_update(
             f"{method.user.get_username()} already has this {kind} address.", field="address"
         )
     locked = ContactMethod.objects.select_for_update().get(pk=method.pk)
+    before = snapshot(locked)
     locked.kind, locked.address, locked.label = kind, address, label
     locked.save(update_fields=["kind", "address", "label"])
+    audit_changed(actor=actor, obj=locked, before=before)
     return locked
 
 
@@ -50,6 +73,7 @@ def contact_method_update(
 def contact_method_delete(*, method: ContactMethod, actor=None) -> None:
     """Removes the method and the rules that use it."""
     _check_actor(owner=method.user, actor=actor, perm="incidents.delete_contactmethod")
+    audit_deleted(actor=actor, obj=method)
     ContactMethod.objects.filter(pk=method.pk).delete()
 
 
@@ -63,9 +87,11 @@ def notification_rule_create(
         raise DomainError("Use one of your own contact methods.", field="contact_method")
     _check_delay(delay)
     order = NotificationRule.objects.filter(user=user).count()
-    return NotificationRule.objects.create(
+    rule = NotificationRule.objects.create(
         user=user, contact_method=contact_method, order=order, delay=delay
     )
+    audit_added(actor=actor, obj=rule)
+    return rule
 
 
 @transaction.atomic
@@ -77,12 +103,25 @@ def notification_rule_update(
         raise DomainError("Use one of your own contact methods.", field="contact_method")
     _check_delay(delay)
     locked = NotificationRule.objects.select_for_update().get(pk=rule.pk)
+    before = snapshot(locked)
     locked.contact_method, locked.delay = contact_method, delay
     locked.save(update_fields=["contact_method", "delay"])
+    audit_changed(actor=actor, obj=locked, before=before)
     return locked
 
 
 @transaction.atomic
 def notification_rule_delete(*, rule: NotificationRule, actor=None) -> None:
     _check_actor(owner=rule.user, actor=actor, perm="incidents.delete_notificationrule")
+    audit_deleted(actor=actor, obj=rule)
     NotificationRule.objects.filter(pk=rule.pk).delete()
+
+
+@transaction.atomic
+def notification_rule_save(*, rule: NotificationRule, actor=None) -> NotificationRule:
+    """Add or change a rule edited as a whole (the contact method admin's inline)."""
+    _check_actor(owner=rule.user, actor=actor, perm="incidents.change_notificationrule")
+    if rule.contact_method.user_id != rule.user_id:
+        raise DomainError("Use one of the person's own contact methods.", field="contact_method")
+    _check_delay(rule.delay)
+    return config_save(obj=rule, actor=actor)

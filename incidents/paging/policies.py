@@ -9,8 +9,17 @@ from datetime import timedelta
 
 from django.db import transaction
 
+from incidents.core.audit import (
+    audit_added,
+    audit_changed,
+    audit_record,
+    config_save,
+    snapshot,
+)
+from incidents.core.contacts import check_contact_address
 from incidents.core.errors import DomainError
 from incidents.models import (
+    ChangeAction,
     EscalationPolicy,
     EscalationStep,
     EscalationTarget,
@@ -47,6 +56,7 @@ def escalation_policy_create(
     repeat_delay: timedelta | None = None,
     description: str = "",
     default: bool = False,
+    actor=None,
 ) -> EscalationPolicy:
     name = (name or "").strip()
     if not name:
@@ -68,19 +78,79 @@ def escalation_policy_create(
         repeat=repeat,
         **({"repeat_delay": repeat_delay} if repeat_delay is not None else {}),
     )
+    audit_added(actor=actor, obj=policy)
     for order, step in enumerate(steps):
-        row = EscalationStep.objects.create(policy=policy, order=order, delay=step.delay)
-        for target in step.targets:
-            kind = _target_type(target)
-            EscalationTarget.objects.create(step=row, type=kind, **{kind: target})
+        row = EscalationStep(policy=policy, order=order, delay=step.delay)
+        escalation_step_save(step=row, targets=step.targets, actor=actor)
     if default:
-        policy = escalation_policy_set_default(policy=policy)
+        policy = escalation_policy_set_default(policy=policy, actor=actor)
     return policy
+
+
+def _target_key(target) -> tuple[str, int]:
+    return _target_type(target), target.pk
+
+
+def _target_names(step: EscalationStep) -> list[str]:
+    return sorted(str(t) for t in step.targets.select_related("schedule", "user", "channel"))
+
+
+@transaction.atomic
+def escalation_step_save(*, step: EscalationStep, targets: Sequence, actor=None) -> EscalationStep:
+    """Add or change a step (its order and delay) with exactly these targets (at least one:
+    a step with nobody to page would pass in silence)."""
+    if step.delay is None or step.delay < timedelta(0):
+        raise DomainError("A step's delay cannot be negative.", field="delay")
+    if not targets:
+        raise DomainError("Each step needs at least one target.", field="targets")
+    adding = step.pk is None
+    before = {}
+    if not adding:
+        stored = EscalationStep.objects.select_for_update().get(pk=step.pk)
+        before = {**snapshot(stored), "targets": _target_names(stored)}
+    step.save()
+    wanted = {_target_key(t): t for t in targets}
+    for row in list(step.targets.all()):
+        key = (row.type, row.schedule_id or row.user_id or row.channel_id)
+        if wanted.pop(key, None) is None:
+            row.delete()
+    for (kind, _), target in wanted.items():
+        EscalationTarget.objects.create(step=step, type=kind, **{kind: target})
+    audit_record(
+        actor=actor,
+        obj=step,
+        action=ChangeAction.ADDED if adding else ChangeAction.CHANGED,
+        before=before,
+        after={**snapshot(step), "targets": _target_names(step)},
+    )
+    return step
+
+
+@transaction.atomic
+def escalation_policy_save(*, policy: EscalationPolicy, actor=None) -> EscalationPolicy:
+    """Save a policy's name, description and repeat edited as a whole (the admin's form)."""
+    return config_save(obj=policy, actor=actor)
+
+
+@transaction.atomic
+def team_channel_save(*, channel: TeamChannel, actor=None) -> TeamChannel:
+    """Add or change a team channel: the address must be one we may send to."""
+    channel.address = (channel.address or "").strip()
+    check_contact_address(channel.kind, channel.address)
+    return config_save(obj=channel, actor=actor)
+
+
+@transaction.atomic
+def severity_route_save(*, route: SeverityRoute, actor=None) -> SeverityRoute:
+    """Add or change a severity route edited as a whole (the admin's form)."""
+    config_save(obj=route, actor=actor)
+    _start_uncovered_on_commit()
+    return route
 
 
 @transaction.atomic
 def escalation_policy_set_default(
-    *, policy: EscalationPolicy, default: bool = True
+    *, policy: EscalationPolicy, default: bool = True, actor=None
 ) -> EscalationPolicy:
     """Make `policy` the default (the old default stops being one), or stop it being one.
 
@@ -92,12 +162,15 @@ def escalation_policy_set_default(
         return policy
     if default:
         # Lock the old default too, so two managers setting one at once cannot both win.
-        list(EscalationPolicy.objects.select_for_update().filter(is_default=True))
-        EscalationPolicy.objects.filter(is_default=True).exclude(pk=policy.pk).update(
-            is_default=False
-        )
+        for old in EscalationPolicy.objects.select_for_update().filter(is_default=True):
+            before = snapshot(old)
+            old.is_default = False
+            old.save(update_fields=["is_default", "updated_at"])
+            audit_changed(actor=actor, obj=old, before=before)
+    before = snapshot(policy)
     policy.is_default = default
     policy.save(update_fields=["is_default", "updated_at"])
+    audit_changed(actor=actor, obj=policy, before=before)
     if default:
         _start_uncovered_on_commit()
     return policy
@@ -111,14 +184,13 @@ def _start_uncovered_on_commit() -> None:
 
 @transaction.atomic
 def severity_route_set(
-    *, severity: Severity, policy: EscalationPolicy, service: Service | None = None
+    *, severity: Severity, policy: EscalationPolicy, service: Service | None = None, actor=None
 ) -> SeverityRoute:
     """Route incidents of `severity` (on `service`, or on any) to `policy` instead."""
-    route, _ = SeverityRoute.objects.update_or_create(
-        severity=severity, service=service, defaults={"policy": policy}
-    )
-    _start_uncovered_on_commit()
-    return route
+    route = SeverityRoute.objects.filter(severity=severity, service=service).first()
+    route = route or SeverityRoute(severity=severity, service=service)
+    route.policy = policy
+    return severity_route_save(route=route, actor=actor)
 
 
 def seed_demo_escalation(*, people: dict, services: dict) -> None:

@@ -95,6 +95,7 @@ def test_policy_add_form_creates_a_policy_with_a_step_and_route(admin_client):
         "steps-INITIAL_FORMS": "0",
         "steps-0-order": "0",
         "steps-0-delay": "00:02:00",
+        "steps-0-targets": [f"user:{UserFactory(username='lead').pk}"],
         "routes-TOTAL_FORMS": "1",
         "routes-INITIAL_FORMS": "0",
         "routes-0-severity": str(severity("P0").pk),
@@ -104,6 +105,7 @@ def test_policy_add_form_creates_a_policy_with_a_step_and_route(admin_client):
     assert answer.status_code == 302, answer.content.decode()[:3000]
     policy = EscalationPolicy.objects.get(name="P0 lead")
     assert policy.steps.count() == 1
+    assert [str(t) for t in policy.steps.get().targets.all()] == ["User: lead"]
     assert SeverityRoute.objects.get(severity__key="P0").policy == policy
 
 

@@ -3,10 +3,9 @@
 import json
 
 import pytest
-from django.contrib.admin.models import ADDITION, LogEntry
 from rest_framework.test import APIClient
 
-from incidents.models import Alert, Integration
+from incidents.models import Alert, ConfigChange, Integration
 from incidents.models.alert import hash_token
 from tests.factories import api_client_for, make_integration
 
@@ -45,8 +44,9 @@ def test_create_answers_201_with_the_token_once_and_the_token_works(
         "warning": "P2",
         "info": "P3",
     }
-    entry = LogEntry.objects.get(object_id=str(integration.pk))
-    assert (entry.user, entry.action_flag) == (manager, ADDITION)
+    entry = ConfigChange.objects.get(object_id=str(integration.pk))
+    assert (entry.actor, entry.action) == (manager, "added")
+    assert "token_hash" not in entry.after
 
     sent = client.post(
         "/api/v1/integrations/generic/",

@@ -1,10 +1,9 @@
 """The services API edits every field the admin does, through the domain, with an audit row."""
 
 import pytest
-from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 
 from incidents.core.services import SERVICE_FIELDS
-from incidents.models import EscalationPolicy, Service
+from incidents.models import ConfigChange, EscalationPolicy, Service
 from tests.factories import ServiceFactory, UserFactory, api_client_for
 
 pytestmark = pytest.mark.django_db
@@ -52,8 +51,9 @@ def test_create_a_public_service_with_every_field(api, manager):
         "Online payments",
         policy,
     )
-    entry = LogEntry.objects.get(object_id=str(service.pk))
-    assert (entry.user, entry.action_flag) == (manager, ADDITION)
+    entry = ConfigChange.objects.get(object_id=str(service.pk))
+    assert (entry.actor, entry.action) == (manager, "added")
+    assert entry.after["public_name"] == "Online payments"
 
 
 def test_patch_edits_the_status_page_fields_and_records_who(api, manager):
@@ -71,9 +71,10 @@ def test_patch_edits_the_status_page_fields_and_records_who(api, manager):
         "Shop checkout",
         1,
     )
-    entry = LogEntry.objects.get(object_id=str(service.pk))
-    assert (entry.user, entry.action_flag) == (manager, CHANGE)
-    assert entry.get_change_message() == "Changed on the status page, public name and status order."
+    entry = ConfigChange.objects.get(object_id=str(service.pk))
+    assert (entry.actor, entry.action) == (manager, "changed")
+    assert entry.before == {"is_public": False, "public_name": "", "status_order": 100}
+    assert entry.after == {"is_public": True, "public_name": "Shop checkout", "status_order": 1}
 
 
 def test_put_replaces_and_a_repeat_patch_records_nothing(api):
@@ -88,7 +89,7 @@ def test_put_replaces_and_a_repeat_patch_records_nothing(api):
     assert put.status_code == 200 and again.status_code == 200
     service.refresh_from_db()
     assert (service.description, service.public_name) == ("Cart", "")
-    assert LogEntry.objects.filter(object_id=str(service.pk)).count() == 1
+    assert ConfigChange.objects.filter(object_id=str(service.pk)).count() == 1
 
 
 def test_bad_fields_are_named_and_change_nothing(api):
@@ -105,7 +106,7 @@ def test_bad_fields_are_named_and_change_nothing(api):
     assert set(negative.json()) == {"status_order"}
     service.refresh_from_db()
     assert (service.is_public, service.public_name) == (False, "")
-    assert not LogEntry.objects.exists()
+    assert not ConfigChange.objects.exists()
 
 
 def test_responders_cannot_edit_services(responder):
@@ -127,7 +128,9 @@ def test_service_owner_must_be_an_active_user(api):
     assert "owner" in answer.json()
 
 
-def test_the_admin_saves_services_through_the_same_functions_and_logs_once(admin_client):
+def test_the_admin_saves_services_through_the_same_functions_and_logs_once(
+    admin_client, admin_user
+):
     from django.urls import reverse
 
     form = {
@@ -154,9 +157,9 @@ def test_the_admin_saves_services_through_the_same_functions_and_logs_once(admin
         True,
         3,
     )
-    flags = list(
-        LogEntry.objects.filter(object_id=str(service.pk))
+    records = list(
+        ConfigChange.objects.filter(object_id=str(service.pk))
         .order_by("id")
-        .values_list("action_flag", flat=True)
+        .values_list("action", "actor")
     )
-    assert flags == [ADDITION, CHANGE]
+    assert records == [("added", admin_user.pk), ("changed", admin_user.pk)]

@@ -194,3 +194,25 @@ def test_add_page_starts_a_postmortem_for_the_chosen_incident(admin_client, serv
     again = admin_client.post("/admin/postmortems/postmortem/add/", {"incident": incident.pk})
     assert again.status_code == 200  # the form refuses a second one
     assert Postmortem.objects.filter(incident=incident).count() == 1
+
+
+def test_marking_an_action_item_done_in_its_form_stamps_completed_at(admin_client, postmortem):
+    item = action_item_create(postmortem=postmortem, title="Add a pool alert")
+    url = f"/admin/postmortems/actionitem/{item.pk}/change/"
+    form = {
+        "postmortem": str(item.postmortem_id),
+        "title": item.title,
+        "owner": "",
+        "due_date": "",
+        "priority": item.priority,
+        "status": "done",
+        "tracker_url": "",
+    }
+    assert admin_client.post(url, form).status_code == 302
+    item.refresh_from_db()
+    assert item.status == "done" and item.completed_at is not None
+    reopened = admin_client.post(url, {**form, "status": "open"})
+    assert reopened.status_code == 302
+    item.refresh_from_db()
+    assert item.completed_at is None
+    assert ActionItem.objects.filter(title="Add a pool alert").count() == 1
