@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
-        ('incidents', '0014_single_line_titles'),
+        ('incidents', '0015_outbox'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
