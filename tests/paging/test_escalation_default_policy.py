@@ -27,6 +27,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.paging import engine as escalation
+from incidents.paging import sweep as timer_sweep
 from incidents.paging.delivery import contact_method_create
 from incidents.paging.policies import (
     StepInput,
@@ -65,7 +66,7 @@ def api_for(user) -> APIClient:
 
 def sweep():
     """What the beat sweep does every few seconds (no grace: nothing else will send them)."""
-    return escalation.escalation_sweep(budget_seconds=5, grace_seconds=0)
+    return timer_sweep.escalation_sweep(budget_seconds=5, grace_seconds=0)
 
 
 def test_alertmanager_integration_without_service_pages_the_oncall_through_the_default_policy(
