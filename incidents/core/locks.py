@@ -97,6 +97,15 @@ def lock_incident(pk: int, *, skip_locked: bool = False) -> Incident | None:
     )
 
 
+def lock_incident_of(model, pk: int) -> int | None:
+    """Lock the incident that row `pk` of `model` (an escalation, a timer) belongs to, before
+    that row is locked in its turn. Returns the incident's id, or None when there is none."""
+    incident_id = model.objects.filter(pk=pk).values_list("incident_id", flat=True).first()
+    if incident_id is None or lock_incident(incident_id) is None:
+        return None
+    return incident_id
+
+
 def lock_existing(incident: Incident) -> Incident:
     """`lock_incident` for a change to an incident that must exist (DoesNotExist if not)."""
     locked = lock_incident(incident.pk)

@@ -12,18 +12,21 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.core.choices import IncidentStatus, TimelineKind
-from incidents.core.locks import is_retryable, lock_incident, lock_incidents, retry_on_conflict
+from incidents.core.locks import (
+    is_retryable,
+    lock_incident,
+    lock_incident_of,
+    lock_incidents,
+    retry_on_conflict,
+)
 from incidents.core.texts import humanize_duration
 from incidents.core.timeline import timeline_record
-from incidents.models import (
+from incidents.models import Incident, Notification, NotificationReason, StatusUpdate
+from incidents.models.escalation import (
     DeadlineKind,
     EscalationState,
-    Incident,
     IncidentDeadline,
     IncidentEscalation,
-    Notification,
-    NotificationReason,
-    StatusUpdate,
 )
 from incidents.paging import deadlines as timers
 from incidents.paging import delivery as notify
@@ -178,12 +181,8 @@ def escalation_fire_deadline(
 ) -> bool:
     """Fire a due severity timer once (compare-and-set on its version, like steps)."""
     now = now or timezone.now()
-    incident_id = (
-        IncidentDeadline.objects.filter(pk=deadline_id)
-        .values_list("incident_id", flat=True)
-        .first()
-    )
-    if incident_id is None or lock_incident(incident_id) is None:
+    incident_id = lock_incident_of(IncidentDeadline, deadline_id)
+    if incident_id is None:
         return False
     filters = {"pk": deadline_id}
     if expected_version is not None:

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.core.choices import TimelineKind
-from incidents.core.locks import is_retryable, lock_incident, lock_incidents, retry_on_conflict
+from incidents.core.locks import is_retryable, lock_incident_of, lock_incidents, retry_on_conflict
 from incidents.core.timeline import timeline_record
 from incidents.models import (
     EscalationState,
@@ -211,12 +211,8 @@ def escalation_fire_step(
     finds the version moved on and does nothing.
     """
     now = now or timezone.now()
-    incident_id = (
-        IncidentEscalation.objects.filter(pk=escalation_id)
-        .values_list("incident_id", flat=True)
-        .first()
-    )
-    if incident_id is None or lock_incident(incident_id) is None:
+    incident_id = lock_incident_of(IncidentEscalation, escalation_id)
+    if incident_id is None:
         return False
     filters = {"pk": escalation_id, "state": EscalationState.ACTIVE, "next_at__lte": now}
     if expected_version is not None:
