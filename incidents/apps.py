@@ -30,7 +30,6 @@ class IncidentsConfig(AppConfig):
 
     def ready(self) -> None:
         from incidents.core import checks  # noqa: F401  (registers the system checks)
-        from incidents.statuspage import hooks  # noqa: F401  (registers lifecycle hooks)
 
         post_migrate.connect(
             _resync_staff_groups, sender=self, dispatch_uid="incidents.resync_staff_groups"
@@ -38,6 +37,8 @@ class IncidentsConfig(AppConfig):
         from incidents.paging import engine, fallback
         from incidents.statuspage import hooks as statuspage_hooks
 
+        # Hooks and providers are registered here and nowhere else (incidents.core.hooks); the
+        # escalation's own come first, and are required.
         engine.register_hooks()
         fallback.register_hooks()
         statuspage_hooks.register_hooks()

@@ -35,6 +35,7 @@ from incidents.admin.integrations import AlertInline
 from incidents.core import policy
 from incidents.core.choices import IncidentStatus
 from incidents.core.formatting import format_time
+from incidents.core.hooks import HookFailed
 from incidents.core.lifecycle import (
     EDITABLE_FIELDS,
     incident_add_responder,
@@ -226,6 +227,14 @@ class IncidentAdmin(IncidentActionsMixin, IncidentPagesMixin, admin.ModelAdmin):
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         return plain_widget(super().formfield_for_dbfield(db_field, request, **kwargs))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except HookFailed as failed:
+            # A required hook (starting the escalation) failed: the save was rolled back whole.
+            self.message_user(request, str(failed), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data

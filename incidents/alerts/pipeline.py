@@ -1,7 +1,8 @@
 """Applying alert events: dedup in the database, incidents opened, attached and resolved.
 
 Everything a request carries is applied in one transaction, committed before the sender is
-told 202. It touches the database only: paging hangs off the lifecycle hooks, on commit.
+told 202. It touches the database only: paging starts in that same transaction (the lifecycle's
+required hooks), and only publishing its timers waits for the commit.
 """
 
 import json
@@ -10,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from incidents.alerts.credentials import without_credentials
@@ -22,6 +23,7 @@ from incidents.core.lifecycle import (
     incident_resolve,
     incident_set_severity,
 )
+from incidents.core.locks import lock_existing, retry_on_conflict
 from incidents.core.timeline import timeline_record
 from incidents.core.validators import fold_lines
 from incidents.models import Alert, AlertStatus, Incident, Integration, Severity
@@ -29,9 +31,6 @@ from incidents.models import Alert, AlertStatus, Incident, Integration, Severity
 logger = logging.getLogger(__name__)
 
 FALLBACK_SEVERITY = "P2"
-# Deadlocks and serialization failures: the whole request is safe to run again.
-_RETRYABLE_SQLSTATES = {"40P01", "40001"}
-_ATTEMPTS = 3
 
 
 @dataclass
@@ -109,30 +108,27 @@ def alert_ingest(*, integration: Integration, events: Iterable[AlertEvent]) -> I
     """Apply a request's events in one transaction.
 
     Alerts are handled in dedup-key order so that concurrent requests lock rows in the same
-    order; a deadlock or serialization failure reruns the whole request.
+    order (each alert row before its incident: incidents.core.locks); a deadlock or
+    serialization failure reruns the whole request. A required hook that fails (starting an
+    incident's escalation) raises HookFailed and nothing of the request is kept.
     """
     ordered = sorted(map(_storable, events), key=lambda e: (e.dedup_key, e.alert_id or 0))
-    for attempt in range(1, _ATTEMPTS + 1):
-        try:
-            # Only a transaction of our own may relax durability; inside a caller's, never.
-            own = not connection.in_atomic_block
-            with transaction.atomic():
-                if own:
-                    # Set before the first write, so a repeat holds its alert row's lock for
-                    # one statement and the commit only; durable writes turn it back on.
-                    _commit_without_waiting_for_flush()
-                outcome = _Ingest(integration).run(ordered)
-                if own and (outcome.opened or outcome.resolved or outcome.acknowledged):
-                    # A first sighting, resolve or acknowledgement: the 202 promises it is on
-                    # disk. Only pure repeats (counts, last-seen) may be lost in a crash.
-                    _commit_waiting_for_flush()
-                return outcome
-        except OperationalError as exc:
-            sqlstate = getattr(exc.__cause__, "sqlstate", None)
-            if sqlstate not in _RETRYABLE_SQLSTATES or attempt == _ATTEMPTS:
-                raise
-            logger.info("alert_ingest retrying after %s (attempt %d)", sqlstate, attempt)
-    raise AssertionError("unreachable")
+    # Only a transaction of our own may relax durability; inside a caller's, never.
+    return _apply(integration, ordered, own=not connection.in_atomic_block)
+
+
+@retry_on_conflict
+def _apply(integration: Integration, events: list[AlertEvent], *, own: bool) -> IngestOutcome:
+    if own:
+        # Set before the first write, so a repeat holds its alert row's lock for one statement
+        # and the commit only; durable writes turn it back on.
+        _commit_without_waiting_for_flush()
+    outcome = _Ingest(integration).run(events)
+    if own and (outcome.opened or outcome.resolved or outcome.acknowledged):
+        # A first sighting, resolve or acknowledgement: the 202 promises it is on disk. Only
+        # pure repeats (counts, last-seen) may be lost in a crash.
+        _commit_waiting_for_flush()
+    return outcome
 
 
 class _Ingest:
@@ -243,7 +239,7 @@ class _Ingest:
             return
         self.outcome.incidents.add(alert.incident_id)
         # Locking the incident serializes the "was that the last firing alert?" question.
-        incident = Incident.objects.select_for_update().get(pk=alert.incident_id)
+        incident = lock_existing(Incident(pk=alert.incident_id))
         timeline_record(
             incident=incident,
             kind=TimelineKind.ALERT,
@@ -272,7 +268,7 @@ class _Ingest:
         if not alert.incident_id:
             return
         self.outcome.incidents.add(alert.incident_id)
-        incident = Incident.objects.select_for_update().get(pk=alert.incident_id)
+        incident = lock_existing(Incident(pk=alert.incident_id))
         timeline_record(
             incident=incident,
             kind=TimelineKind.ALERT,

@@ -3,7 +3,9 @@
 Refusals write nothing: a too-large body (413) is refused before it is read, a missing or
 wrong token (401), another kind's token or a disabled integration (403) before the body is
 parsed, bad input (400) before the rate limit counts the request, and a request over the
-limit (429, Retry-After) before anything is stored.
+limit (429, Retry-After) before anything is stored. A request whose events could not be applied
+on our side (a required hook failed, or lock conflicts outlasted the retries) is rolled back
+whole and answered 503 with Retry-After: send it again.
 """
 
 import base64
@@ -15,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -29,6 +31,8 @@ from incidents.alerts.parsers import alertmanager, generic, grafana, opsgenie, p
 from incidents.alerts.pipeline import alert_ingest, integration_admit
 from incidents.api.bodies import JSONParser, declared_length, json_loads, size_text
 from incidents.api.schema import AutoSchema
+from incidents.core.hooks import HookFailed
+from incidents.core.locks import is_retryable
 from incidents.models import Integration, IntegrationKind
 from incidents.models.alert import hash_token
 
@@ -132,6 +136,10 @@ def parse_or_refuse(parse: Callable[..., list[AlertEvent]], *args, **kwargs) -> 
         raise Refused(400, "The payload is invalid.", errors=exc.errors) from exc
 
 
+# When applying the events failed on our side and nothing was stored: the sender retries.
+UNAVAILABLE_RETRY_AFTER = 5  # seconds
+
+
 def admit_and_ingest(integration: Integration, events: list[AlertEvent]):
     retry_after = integration_admit(integration=integration, events=len(events))
     if retry_after:
@@ -141,7 +149,21 @@ def admit_and_ingest(integration: Integration, events: list[AlertEvent]):
             f"requests a minute; retry in {retry_after} s.",
             headers={"Retry-After": str(retry_after)},
         )
-    return alert_ingest(integration=integration, events=events)
+    try:
+        return alert_ingest(integration=integration, events=events)
+    except HookFailed as failed:
+        # A required hook (starting an incident's escalation) failed: the whole request was
+        # rolled back, so the sender must send it again.
+        message = failed.message
+    except OperationalError as error:
+        if not is_retryable(error):
+            raise
+        message = "The database kept refusing this request (a lock conflict); nothing was stored."
+    raise Refused(
+        503,
+        f"{message} Retry in {UNAVAILABLE_RETRY_AFTER} s.",
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+    )
 
 
 # --- schema pieces --------------------------------------------------------------------------
@@ -184,6 +206,11 @@ def _refusals(body) -> dict:
         413: OpenApiResponse(body, description="Body over 512 KB."),
         429: OpenApiResponse(
             body, description="Over the integration's rate limit; see Retry-After."
+        ),
+        503: OpenApiResponse(
+            body,
+            description="Nothing was stored (paging could not be started); retry after "
+            "Retry-After seconds.",
         ),
     }
 
@@ -325,9 +352,12 @@ class PagerDutyEnqueue(IngestView):
             errors = [f"{field}: {' '.join(msgs)}" for field, msgs in refused.errors.items()]
             errors = errors or [refused.message]
         else:
-            status_text = {401: "unauthorized", 403: "forbidden", 413: "too large"}.get(
-                refused.status, "throttle event"
-            )
+            status_text = {
+                401: "unauthorized",
+                403: "forbidden",
+                413: "too large",
+                503: "unavailable",
+            }.get(refused.status, "throttle event")
             message, errors = refused.message, [refused.message]
         body = {"status": status_text, "message": message, "errors": errors}
         return Response(body, status=refused.status, headers=refused.headers)

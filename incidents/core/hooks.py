@@ -8,6 +8,10 @@ from their `AppConfig.ready()`, and nowhere else.
   exception leaves the transaction and nothing of the change commits. An *optional* hook (drafting
   a post-mortem) runs in a savepoint of its own; if it raises, its writes are undone, the error is
   logged, and the change commits without it.
+  A required hook's failure reaches the caller as `HookFailed` (a `DomainError` with status
+  503: the admin shows it as a message, the API and the ingestion endpoints answer 503); a
+  deadlock or serialization failure in any hook is let through as it is, so the whole change
+  is retried (incidents.core.locks.retry_on_conflict), never the change without its hook.
 - A **provider** answers a question `core` asks without knowing who answers it (the runbooks for a
   page, the demo data of another app). Every registered provider is asked, in registration order.
 """
@@ -18,6 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
+
+from incidents.core.errors import DomainError
+from incidents.core.locks import is_retryable
 
 logger = logging.getLogger(__name__)
 
@@ -49,19 +56,37 @@ class Hook:
     event: str
     function: Callable
     required: bool
+    what: str  # what the hook does, for people: "start the incident's escalation"
+
+
+class HookFailed(DomainError):
+    """A required hook raised: the change it belongs to is undone. Try again later."""
+
+    status_code = 503
+
+    def __init__(self, hook: Hook, error: Exception):
+        detail = str(error) or error.__class__.__name__
+        super().__init__(
+            f"Could not {hook.what} ({error.__class__.__name__}: {detail[:200]}), so nothing "
+            "was saved. Try again in a moment."
+        )
+        self.hook = hook
+        self.error = error
 
 
 _hooks: dict[str, list[Hook]] = defaultdict(list)
 _providers: dict[str, list[Callable]] = defaultdict(list)
 
 
-def register(event: str, function: Callable, *, required: bool = False) -> Callable:
+def register(event: str, function: Callable, *, required: bool = False, what: str = "") -> Callable:
     """Run `function(*args)` inside the transaction of every `event`. Registering the same
-    function twice for one event is a no-op (ready() can run more than once in tests)."""
+    function twice for one event is a no-op (ready() can run more than once in tests).
+    `what` says what it does ("start the incident's escalation") for the error people see."""
     if event not in EVENTS:
         raise ValueError(f"Unknown event {event!r}")
     if not any(hook.function is function for hook in _hooks[event]):
-        _hooks[event].append(Hook(event, function, required))
+        what = what or f"run {function.__name__.strip('_').replace('_', ' ')}"
+        _hooks[event].append(Hook(event, function, required, what))
     return function
 
 
@@ -70,16 +95,29 @@ def unregister(event: str, function: Callable) -> None:
 
 
 def fire(event: str, *args) -> None:
-    """Run the hooks of `event`, required ones first. Call inside the change's transaction."""
+    """Run the hooks of `event`, required ones first. Call inside the change's transaction.
+
+    Raises HookFailed when a required hook fails; lets a deadlock or serialization failure
+    through from any hook, so the caller reruns the whole change."""
     hooks = sorted(_hooks[event], key=lambda hook: not hook.required)
     for hook in hooks:
         if hook.required:
-            hook.function(*args)
+            try:
+                hook.function(*args)
+            except HookFailed:
+                raise
+            except Exception as error:
+                if is_retryable(error):
+                    raise
+                logger.exception("Required hook %s failed for %s %s", hook.what, event, args)
+                raise HookFailed(hook, error) from error
             continue
         try:
             with transaction.atomic():
                 hook.function(*args)
-        except Exception:
+        except Exception as error:
+            if is_retryable(error):
+                raise
             logger.exception(
                 "Optional hook %s failed for %s %s; the change itself stands",
                 hook.function.__qualname__,

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from django.utils.text import get_text_list
 
@@ -21,17 +21,21 @@ from incidents.core.choices import (
     OPEN_STATUSES,
     WORKING_STATUSES,
     IncidentStatus,
-    ResponderRole,
     TimelineKind,
     UpdateStatus,
 )
 from incidents.core.errors import DomainError, IllegalTransition
+from incidents.core.locks import lock_existing, retry_on_conflict
+from incidents.core.responders import (  # noqa: F401  (callers import them from here)
+    incident_add_responder,
+    incident_assign_commander,
+    incident_remove_responder,
+)
 from incidents.core.timeline import actor_label, timeline_record
 from incidents.core.validators import SINGLE_LINE_MESSAGE, has_line_break
 from incidents.models import (
     Incident,
     IncidentCounter,
-    Responder,
     Service,
     Severity,
     StatusUpdate,
@@ -41,6 +45,10 @@ from incidents.models.incident import start_refusal
 User = AbstractBaseUser
 logger = logging.getLogger(__name__)
 
+# Each public function runs in one transaction (`retry_on_conflict`: rerun whole when the
+# database reports a deadlock) and locks the incident first; responders and the commander are
+# in incidents.core.responders, importable from here too.
+#
 # Side effects other parts of Tocsin attach to incident events (escalation, post-mortems, the
 # status page) are hooks (incidents.core.hooks), fired INSIDE the transaction that makes the
 # change, so their rows (an escalation state, a post-mortem draft) commit with it or not at all:
@@ -62,7 +70,7 @@ def _next_number() -> int:
     return counter.value
 
 
-@transaction.atomic
+@retry_on_conflict
 def incident_create(
     *,
     title: str,
@@ -113,12 +121,7 @@ def incident_create(
     return incident
 
 
-def _lock(incident: Incident) -> Incident:
-    return (
-        Incident.objects.select_for_update(of=("self",))
-        .select_related("severity")
-        .get(pk=incident.pk)
-    )
+_lock = lock_existing
 
 
 def _move(
@@ -186,7 +189,7 @@ def _refuse(incident: Incident, to: str) -> IllegalTransition:
     )
 
 
-@transaction.atomic
+@retry_on_conflict
 def incident_transition(
     *,
     incident: Incident,
@@ -215,19 +218,20 @@ def incident_transition(
     return _move(incident, to=to, actor=actor, via=via, reason=reason)
 
 
+@retry_on_conflict
 def incident_acknowledge(
     *, incident: Incident, actor: User | None = None, via: str | None = None
 ) -> Incident:
     """Acknowledge a triggered incident; a no-op once it is acknowledged or further along."""
-    with transaction.atomic():
-        locked = _lock(incident)
-        if locked.status != IncidentStatus.TRIGGERED and locked.status in OPEN_STATUSES:
-            return locked
-        return incident_transition(
-            incident=locked, to=IncidentStatus.ACKNOWLEDGED, actor=actor, via=via
-        )
+    locked = _lock(incident)
+    if locked.status != IncidentStatus.TRIGGERED and locked.status in OPEN_STATUSES:
+        return locked
+    return incident_transition(
+        incident=locked, to=IncidentStatus.ACKNOWLEDGED, actor=actor, via=via
+    )
 
 
+@retry_on_conflict
 def incident_resolve(
     *, incident: Incident, actor: User | None = None, via: str | None = None, reason: str = ""
 ) -> Incident:
@@ -236,7 +240,7 @@ def incident_resolve(
     )
 
 
-@transaction.atomic
+@retry_on_conflict
 def incident_reopen(
     *, incident: Incident, reason: str, actor: User | None = None, via: str | None = None
 ) -> Incident:
@@ -250,7 +254,7 @@ def incident_reopen(
     return _move(incident, to=IncidentStatus.INVESTIGATING, actor=actor, via=via, reason=reason)
 
 
-@transaction.atomic
+@retry_on_conflict
 def incident_set_severity(
     *, incident: Incident, severity: Severity, actor: User | None = None, via: str | None = None
 ) -> Incident:
@@ -273,7 +277,7 @@ def incident_set_severity(
     return incident
 
 
-@transaction.atomic
+@retry_on_conflict
 def incident_set_services(
     *,
     incident: Incident,
@@ -304,95 +308,11 @@ def incident_set_services(
     return incident
 
 
-@transaction.atomic
-def incident_assign_commander(
-    *, incident: Incident, commander: User | None, actor: User | None = None, via: str | None = None
-) -> Incident:
-    """Hand command to `commander` (None to clear it)."""
-    incident = _lock(incident)
-    if incident.commander_id == (commander.pk if commander else None):
-        return incident
-    before = incident.commander
-    incident.commander = commander
-    incident.save(update_fields=["commander", "updated_at"])
-    who = actor_label(actor, via)
-    if commander is None:
-        message = f"{who} cleared the commander."
-    elif actor is not None and commander.pk == actor.pk:
-        message = f"{who} took command."
-    else:
-        message = f"{who} made {actor_label(commander)} commander."
-    timeline_record(
-        incident=incident,
-        kind=TimelineKind.COMMANDER,
-        actor=actor,
-        via=via,
-        message=message,
-        before={"commander": before.get_username() if before else None},
-        after={"commander": commander.get_username() if commander else None},
-    )
-    return incident
-
-
-@transaction.atomic
-def incident_add_responder(
-    *,
-    incident: Incident,
-    user: User,
-    role: str = ResponderRole.RESPONDER,
-    actor: User | None = None,
-    via: str | None = None,
-    announce: bool = True,
-) -> Responder:
-    """Add `user` as a responder (or change their role); a newcomer is told (paged) unless
-    `announce` is False, for a caller that pages them itself."""
-    incident = _lock(incident)
-    role = ResponderRole(role)
-    responder, created = Responder.objects.get_or_create(
-        incident=incident, user=user, defaults={"role": role}
-    )
-    if not created and responder.role == role:
-        return responder
-    before = None if created else {"user": user.get_username(), "role": responder.role}
-    if not created:
-        responder.role = role
-        responder.save(update_fields=["role"])
-    timeline_record(
-        incident=incident,
-        kind=TimelineKind.RESPONDER_ADDED,
-        actor=actor,
-        via=via,
-        message=f"{actor_label(actor, via)} added {actor_label(user)} as {role.label.lower()}.",
-        before=before,
-        after={"user": user.get_username(), "role": role},
-    )
-    if created and announce:
-        hooks.fire(hooks.RESPONDER_ADDED, incident.pk, user.pk, actor.pk if actor else None)
-    return responder
-
-
-@transaction.atomic
-def incident_remove_responder(
-    *, incident: Incident, user: User, actor: User | None = None, via: str | None = None
-) -> None:
-    incident = _lock(incident)
-    deleted, _ = Responder.objects.filter(incident=incident, user=user).delete()
-    if deleted:
-        timeline_record(
-            incident=incident,
-            kind=TimelineKind.RESPONDER_REMOVED,
-            actor=actor,
-            via=via,
-            message=f"{actor_label(actor, via)} removed {actor_label(user)} from the responders.",
-            before={"user": user.get_username()},
-        )
-
-
 # Fields staff may edit freely on an incident; status, severity and people have their own moves.
 EDITABLE_FIELDS = ("title", "public_title", "summary", "impact", "started_at")
 
 
-@transaction.atomic
+@retry_on_conflict
 def incident_update_details(
     *, incident: Incident, actor: User | None = None, via: str | None = None, **changes
 ) -> Incident:
@@ -443,7 +363,7 @@ def _jsonable(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-@transaction.atomic
+@retry_on_conflict
 def status_update_post(
     *,
     incident: Incident,

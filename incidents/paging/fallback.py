@@ -20,6 +20,8 @@ from django.utils import timezone
 from incidents.core import hooks
 from incidents.core.choices import IncidentStatus, TimelineKind
 from incidents.core.errors import DomainError, IllegalTransition
+from incidents.core.locks import lock_existing, retry_on_conflict
+from incidents.core.responders import incident_add_responder
 from incidents.core.texts import humanize_duration
 from incidents.core.timeline import actor_label, timeline_record
 from incidents.models import (
@@ -155,7 +157,7 @@ def _unreachable(users: Iterable, queued: list[Notification]) -> list[str]:
     return [u.get_username() for u in users if u.pk not in reached]
 
 
-@transaction.atomic
+@retry_on_conflict
 def incident_page(
     *,
     incident: Incident,
@@ -170,16 +172,10 @@ def incident_page(
     Pages of this kind are wanted until the incident resolves (acknowledging it does not
     cancel them: someone asked for these people). Returns the notifications queued.
     """
-    from incidents.core.lifecycle import incident_add_responder
-
     users, schedules = list(users), list(schedules)
     if not users and not schedules:
         raise DomainError("Name at least one person or schedule to page.", field="users")
-    incident = (
-        Incident.objects.select_for_update(of=("self",))
-        .select_related("severity")
-        .get(pk=incident.pk)
-    )
+    incident = lock_existing(incident)  # first, as every change to an incident's paging
     if incident.status == IncidentStatus.RESOLVED:
         raise IllegalTransition(f"{incident.reference} is resolved: reopen it to page anyone.")
     now = timezone.now()

@@ -11,7 +11,7 @@ from django.utils import timezone
 from incidents.paging import deadlines as timers
 from incidents.paging import delivery as notify
 from incidents.paging import engine as escalation
-from incidents.paging import handoffs
+from incidents.paging import handoffs, sweep
 
 
 def _republish_if_early(name: str, args: list, due_at) -> None:
@@ -45,7 +45,7 @@ def escalation_deadline(deadline_id: int, version: int) -> None:
 @shared_task(name="incidents.tasks.escalation_sweep", ignore_result=True)
 def escalation_sweep() -> dict:
     interval = float(settings.TOCSIN_TIMER_SWEEP_SECONDS)
-    return escalation.escalation_sweep(
+    return sweep.escalation_sweep(
         budget_seconds=max(interval * 4, 10.0), grace_seconds=max(interval * 2, 2.0)
     )
 

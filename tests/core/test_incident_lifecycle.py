@@ -324,11 +324,17 @@ def test_a_failing_required_hook_fails_the_change_and_nothing_commits():
     def broken_required_hook(incident_id: int) -> None:
         raise RuntimeError("cannot start the escalation")
 
-    hooks.register(hooks.INCIDENT_OPENED, broken_required_hook, required=True)
+    hooks.register(
+        hooks.INCIDENT_OPENED, broken_required_hook, required=True, what="start its escalation"
+    )
     before = Incident.objects.count()
     try:
-        with pytest.raises(RuntimeError, match="cannot start"):
+        with pytest.raises(hooks.HookFailed, match="cannot start") as failed:
             make_incident()
     finally:
         hooks.unregister(hooks.INCIDENT_OPENED, broken_required_hook)
     assert Incident.objects.count() == before
+    # A sentence for the person who tried (the admin shows it; the API answers 503 with it).
+    assert str(failed.value).startswith("Could not start its escalation (RuntimeError: ")
+    assert failed.value.status_code == 503
+    assert isinstance(failed.value.__cause__, RuntimeError)

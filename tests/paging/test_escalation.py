@@ -20,6 +20,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.paging import engine as escalation
+from incidents.paging import sweep as timer_sweep
 from incidents.paging.delivery import contact_method_create
 from incidents.paging.policies import StepInput, escalation_policy_create, severity_route_set
 from tests.factories import ServiceFactory, UserFactory, make_incident, make_schedule, severity
@@ -360,7 +361,7 @@ def test_update_cadence_waits_when_an_update_was_posted(policy, people):
 
 def test_sweep_fires_due_steps_and_deadlines(policy):
     incident = open_incident(policy, detected_at=timezone.now() - timedelta(hours=1))
-    counts = escalation.escalation_sweep(budget_seconds=10)
+    counts = timer_sweep.escalation_sweep(budget_seconds=10)
     assert counts["steps"] >= 1
     assert ("pat-primary", 0, 0) in paged(incident)
     incident.refresh_from_db()

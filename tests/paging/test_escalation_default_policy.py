@@ -27,6 +27,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.paging import engine as escalation
+from incidents.paging import sweep as timer_sweep
 from incidents.paging.delivery import contact_method_create, deliver_due
 from incidents.paging.policies import (
     StepInput,
@@ -66,7 +67,7 @@ def api_for(user) -> APIClient:
 def sweep():
     """What the beat sweep does every few seconds (no grace: nothing else will send them),
     then what the delivery workers do with the rows it hands them."""
-    counts = escalation.escalation_sweep(budget_seconds=5, grace_seconds=0)
+    counts = timer_sweep.escalation_sweep(budget_seconds=5, grace_seconds=0)
     deliver_due()
     return counts
 

@@ -192,3 +192,28 @@ def test_killed_worker_and_flushed_broker_still_fire_the_pending_step_once(stack
         TimelineEvent.objects.filter(incident=incident, message__startswith="Step 2 of 2").count()
         == 1
     )
+
+
+def test_the_sweep_restores_a_lost_escalation_and_pages_once(stack, sink):
+    kim = UserFactory(username="kim-oncall")
+    contact_method_create(user=kim, kind="webhook", address=f"{sink.url}/kim")
+    # Step 1 waits a little, so the row is gone before anything could fire it.
+    policy = escalation_policy_create(
+        name="Search", steps=[StepInput(delay=timedelta(seconds=3), targets=[kim])]
+    )
+    service = ServiceFactory(name="Search", slug="search", escalation_policy=policy)
+    incident = make_incident(services=[service])
+    assert IncidentEscalation.objects.filter(incident=incident).delete()[0] == 1
+
+    wait_for(lambda: sink.bodies("/kim"), 30, lambda: f"never paged.\n{stack.logs()}")
+    assert IncidentEscalation.objects.get(incident=incident).policy_name == "Search"
+    audit = TimelineEvent.objects.filter(
+        incident=incident, message__startswith="Triggered with no escalation"
+    )
+    assert audit.count() == 1
+    # Several sweeps later, still one restart and one page.
+    sweeps = stack.sweeps()
+    wait_for(lambda: stack.sweeps() >= sweeps + 3, 15, lambda: f"no sweeps ran.\n{stack.logs()}")
+    assert audit.count() == 1
+    assert len(sink.bodies("/kim")) == 1
+    assert IncidentEscalation.objects.filter(incident=incident).count() == 1

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from incidents.core.lifecycle import incident_acknowledge, incident_add_responder, incident_resolve
 from incidents.models import Notification, Responder, TimelineEvent
-from incidents.paging import engine as escalation
+from incidents.paging import sweep as timer_sweep
 from incidents.paging.delivery import contact_method_create, deliver_due
 from incidents.paging.policies import StepInput, escalation_policy_create
 from tests.factories import ServiceFactory, UserFactory, make_incident, make_schedule
@@ -42,7 +42,7 @@ def oncall():
 
 def deliver():
     """The beat sweep, then what the delivery workers do with the rows it hands them."""
-    counts = escalation.escalation_sweep(budget_seconds=5, grace_seconds=0)
+    counts = timer_sweep.escalation_sweep(budget_seconds=5, grace_seconds=0)
     deliver_due()
     return counts
 
