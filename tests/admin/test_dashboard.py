@@ -58,9 +58,9 @@ def test_admin_home_shows_the_operations_dashboard(admin_client, service):
     waiting = make_incident(title="Checkout returns 502", severity_key="P1", services=[service])
     worked = make_incident(title="Slow search", severity_key="P0", services=[service])
     lifecycle.incident_acknowledge(incident=worked)
+    two_hours_ago = timezone.now() - timedelta(hours=2)
     Incident.objects.filter(pk=worked.pk).update(
-        detected_at=timezone.now() - timedelta(hours=2),
-        started_at=timezone.now() - timedelta(hours=2),
+        detected_at=two_hours_ago, started_at=two_hours_ago
     )
 
     page = admin_client.get("/admin/")

@@ -7,7 +7,7 @@ import pytest
 
 from incidents.core.lifecycle import incident_acknowledge
 from incidents.models import IncidentEscalation, Notification, TimelineEvent
-from incidents.paging.delivery import contact_method_create
+from incidents.paging.delivery import contact_method_create, deliver_due
 from incidents.paging.policies import StepInput, escalation_policy_create
 from incidents.paging.sweep import escalation_sweep
 from tests.factories import ServiceFactory, UserFactory, make_incident
@@ -35,8 +35,11 @@ def service(sink):
 
 
 def sweep():
-    # No grace: nothing else will send the pages in this test.
-    return escalation_sweep(budget_seconds=10, grace_seconds=0)
+    """The beat sweep (no grace: nothing else will send the pages in this test), then what the
+    delivery workers do with the rows it hands them."""
+    counts = escalation_sweep(budget_seconds=10, grace_seconds=0)
+    deliver_due()
+    return counts
 
 
 def audit_notes(incident):
