@@ -41,6 +41,8 @@ VIEW = [
     "incidents.view_incidentescalation",
     "incidents.view_incidentdeadline",
     "incidents.view_notification",
+    # The Audit log: who changed which configuration, when (addresses masked, no tokens).
+    "incidents.view_configchange",
 ]
 
 # Responders work incidents: acknowledge, move through states, post updates, join.
