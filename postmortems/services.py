@@ -253,8 +253,8 @@ def action_item_save(*, item: ActionItem, actor: User | None = None) -> ActionIt
     return item
 
 
-# The template's sections and the people: free to edit until published.
-EDITABLE_FIELDS = (
+# The template's sections, in the order the post-mortem reads.
+SECTIONS = (
     "summary",
     "timeline",
     "root_cause",
@@ -266,9 +266,9 @@ EDITABLE_FIELDS = (
     "went_well",
     "went_poorly",
     "prevention",
-    "affected_users",
-    "author",
 )
+# The sections and the people: free to edit until published.
+EDITABLE_FIELDS = (*SECTIONS, "affected_users", "author")
 
 
 @transaction.atomic

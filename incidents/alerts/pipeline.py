@@ -235,25 +235,32 @@ class _Ingest:
             alert.last_payload = event.raw
         alert.save(update_fields=["status", "resolved_at", "last_seen_at", "last_payload"])
         self.outcome.resolved.append(alert.pk)
-        if not alert.incident_id:
-            return
-        self.outcome.incidents.add(alert.incident_id)
         # Locking the incident serializes the "was that the last firing alert?" question.
-        incident = lock_existing(Incident(pk=alert.incident_id))
-        timeline_record(
-            incident=incident,
-            kind=TimelineKind.ALERT,
-            via=self.via,
-            message=f"Alert resolved: {alert.summary}",
+        incident = self._note_on_incident(
+            alert,
+            f"Alert resolved: {alert.summary}",
             before={"status": AlertStatus.FIRING},
             after=_alert_facts(alert.pk, alert, AlertStatus.RESOLVED),
         )
+        if incident is None:
+            return
         if (
             self.integration.resolve_incident_on_alert_resolve
             and incident.status != IncidentStatus.RESOLVED
             and not Alert.objects.firing().filter(incident=incident).exists()
         ):
             incident_resolve(incident=incident, via=self.via, reason="All its alerts resolved.")
+
+    def _note_on_incident(self, alert: Alert, message: str, **facts) -> Incident | None:
+        """Lock the alert's incident (if it has one) and note what happened to the alert."""
+        if not alert.incident_id:
+            return None
+        self.outcome.incidents.add(alert.incident_id)
+        incident = lock_existing(Incident(pk=alert.incident_id))
+        timeline_record(
+            incident=incident, kind=TimelineKind.ALERT, via=self.via, message=message, **facts
+        )
+        return incident
 
     def acknowledge(self, event: AlertEvent) -> None:
         alert = self._firing(event)
@@ -265,18 +272,12 @@ class _Ingest:
         alert.acknowledged_at = self.now
         alert.save(update_fields=["acknowledged_at"])
         self.outcome.acknowledged.append(alert.pk)
-        if not alert.incident_id:
-            return
-        self.outcome.incidents.add(alert.incident_id)
-        incident = lock_existing(Incident(pk=alert.incident_id))
-        timeline_record(
-            incident=incident,
-            kind=TimelineKind.ALERT,
-            via=self.via,
-            message=f"Alert acknowledged by the sender: {alert.summary}",
+        incident = self._note_on_incident(
+            alert,
+            f"Alert acknowledged by the sender: {alert.summary}",
             after=_alert_facts(alert.pk, alert, "acknowledged"),
         )
-        if incident.status == IncidentStatus.TRIGGERED:
+        if incident is not None and incident.status == IncidentStatus.TRIGGERED:
             incident_acknowledge(incident=incident, via=self.via)
 
 
