@@ -6,8 +6,8 @@ from django.db import models
 from django.db.models import Count, Q
 from django.utils.html import format_html, format_html_join
 
-from incidents.admin.display import severity_badge
 from incidents.core.choices import IncidentStatus
+from incidents.core.formatting import severity_badge
 from incidents.core.services import SERVICE_FIELDS, service_create, service_update
 from incidents.core.texts import humanize_duration
 from incidents.models import Service, Severity

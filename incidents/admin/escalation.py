@@ -4,13 +4,14 @@ each incident's escalation (state, step, round, next page) with "Escalate now"."
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Prefetch
-from django.utils.html import format_html, format_html_join
+from django.template.loader import render_to_string
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from incidents.admin.people import PeoplePickers
-from incidents.admin.readonly import ReadOnlyAdmin
+from incidents.admin.readonly import ReadOnlyAdmin, ReadOnlyAdminMixin
 from incidents.admin.secrets import SecretAddressAdmin
 from incidents.core.errors import DomainError
-from incidents.core.formatting import format_time
 from incidents.core.texts import humanize_duration
 from incidents.models import (
     EscalationPolicy,
@@ -161,40 +162,14 @@ class SeverityRouteAdmin(admin.ModelAdmin):
     autocomplete_fields = ("service",)
 
 
-_STATE_TONE = {
-    "active": "triggered",
-    "acknowledged": "acknowledged",
-    "exhausted": "working",
-    "resolved": "resolved",
-}
-
-
 def escalation_summary(row: IncidentEscalation | None):
     if row is None:
         return "No escalation (no policy applied when it opened)."
-    parts = [
-        format_html(
-            '<span class="tocsin-badge tocsin-status tocsin-status--{}">{}</span> {}',
-            _STATE_TONE.get(row.state, "resolved"),
-            row.get_state_display(),
-            row.policy_name,
-        )
-    ]
-    if row.state == "active":
-        parts.append(
-            format_html(
-                " · step {} of {}, round {} of {}, next page at {}",
-                row.step + 1,
-                len(row.steps),
-                row.round + 1,
-                row.rounds,
-                format_time(row.next_at),
-            )
-        )
-    return format_html_join("", "{}", ((p,) for p in parts))
+    html = render_to_string("admin/incidents/includes/escalation_summary.html", {"row": row})
+    return mark_safe(html.strip())
 
 
-class IncidentEscalationInline(admin.StackedInline):
+class IncidentEscalationInline(ReadOnlyAdminMixin, admin.StackedInline):
     """Shown on the incident page: where its escalation stands."""
 
     model = IncidentEscalation
@@ -205,12 +180,6 @@ class IncidentEscalationInline(admin.StackedInline):
     readonly_fields = fields
     verbose_name = "escalation"
     verbose_name_plural = "escalation"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="state")
     def summary(self, row):
