@@ -21,12 +21,13 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import get_text_list
 
 from incidents.admin.bounded import BoundedInline
-from incidents.admin.display import severity_badge, status_badge, target_states
+from incidents.admin.display import target_states
 from incidents.admin.escalation import IncidentEscalationInline, escalate_incidents
 from incidents.admin.filters import MineFilter, StateFilter, UnacknowledgedFilter
 from incidents.admin.forms import IncidentAddForm, MoveForm, PostUpdateForm
 from incidents.admin.integrations import AlertInline
 from incidents.admin.paging import may_page, page_someone_view
+from incidents.admin.readonly import ReadOnlyAdminMixin
 from incidents.core.choices import (
     ALLOWED_TRANSITIONS,
     WORKING_STATUSES,
@@ -34,7 +35,13 @@ from incidents.core.choices import (
     UpdateStatus,
 )
 from incidents.core.errors import DomainError
-from incidents.core.formatting import format_time
+from incidents.core.formatting import (
+    format_time,
+    person_label,
+    severity_badge,
+    status_badge,
+    update_phase,
+)
 from incidents.core.lifecycle import (
     EDITABLE_FIELDS,
     incident_acknowledge,
@@ -65,7 +72,7 @@ def _staff_users():
 
 def _person_field(field):
     """Name people the way the timeline does, and drop the add/edit user shortcuts."""
-    field.label_from_instance = lambda user: f"{actor_label(user)} ({user.get_username()})"
+    field.label_from_instance = person_label
     return field
 
 
@@ -82,26 +89,10 @@ def _incidents(count: int) -> str:
     return f"{count} incident" + ("" if count == 1 else "s")
 
 
-def _phase_of(status: str) -> str:
-    """The status update phase that speaks of an incident in `status`."""
-    if status in (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED):
-        return UpdateStatus.INVESTIGATING
-    return status
-
-
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class TimelineInline(BoundedInline, ReadOnlyInline):
@@ -682,7 +673,7 @@ class IncidentAdmin(admin.ModelAdmin):
         else:
             status = request.GET.get("status")
             if status not in UpdateStatus.values:
-                status = _phase_of(incident.status)
+                status = update_phase(incident.status)
             public = request.GET.get("public") in ("1", "true", "on")
             form = PostUpdateForm(
                 initial={

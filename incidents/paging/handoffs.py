@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from incidents.core.choices import ContactKind
+from incidents.core.formatting import person_mention
 from incidents.models import Handoff, HandoffDelivery, Incident, Schedule, Severity
 from incidents.oncall import compute as oncall
 from incidents.oncall.schedules import user_calendar
@@ -35,17 +36,6 @@ LOOKBACK = timedelta(hours=1)
 # One attempt per sweep: about five minutes of retries at the default 15 s interval.
 MAX_ATTEMPTS = 20
 OPEN_LISTED = 10
-
-
-def _name(user) -> str:
-    return f"@{user.username}" if user else "nobody"
-
-
-def _display(user) -> str:
-    if user is None:
-        return "nobody"
-    full = user.get_full_name()
-    return f"@{user.username} ({full})" if full else f"@{user.username}"
 
 
 def handoff_context(*, schedule: Schedule, at: datetime, spec=None) -> dict:
@@ -90,9 +80,9 @@ def handoff_context(*, schedule: Schedule, at: datetime, spec=None) -> dict:
         "until_local": oncall.to_local(current.end, tz) if current and current.user else None,
         "incoming": incoming,
         "outgoing": outgoing,
-        "incoming_name": _display(incoming),
-        "outgoing_name": _name(outgoing),
-        "secondary_name": _display(secondary) if secondary else None,
+        "incoming_name": person_mention(incoming, with_name=True),
+        "outgoing_name": person_mention(outgoing),
+        "secondary_name": person_mention(secondary, with_name=True) if secondary else None,
         "has_backup": bool(schedule.backup_schedule_id),
         "incident_total": sum(counts.values()),
         "severities": severities,
@@ -191,7 +181,7 @@ def _send(delivery: HandoffDelivery) -> None:
         subject, body = _notice(handoff)
         send_mail(subject, body, None, [delivery.address])
     elif delivery.kind == ContactKind.EMAIL:
-        incoming = _name(handoff.incoming)
+        incoming = person_mention(handoff.incoming)
         subject = f"On-call handoff: {handoff.schedule.name}, {incoming} takes over"
         send_mail(subject, handoff.message, None, [delivery.address])
     else:
