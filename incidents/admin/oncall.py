@@ -24,7 +24,8 @@ from incidents.admin.secrets import (
     masked_address,
 )
 from incidents.core.errors import DomainError
-from incidents.core.timezones import check_time_zone
+from incidents.core.formatting import person_label, person_name
+from incidents.core.timezones import validate_time_zone
 from incidents.models import (
     Handoff,
     HandoffChannel,
@@ -61,9 +62,7 @@ def _length(delta: timedelta) -> str:
 
 def _who(user_id, users) -> str:
     user = users.get(user_id)
-    if user is None:
-        return "—"
-    return user.get_full_name() or user.username
+    return "—" if user is None else person_name(user)
 
 
 # --- forms -------------------------------------------------------------------------------------
@@ -157,8 +156,10 @@ class RotationForm(forms.ModelForm):
         data = super().clean()
         if data.get("shift_kind") == ShiftKind.HOURS and not data.get("shift_hours"):
             self.add_error("shift_hours", "Give the shift length in hours for this rotation.")
-        if (data.get("restrict_start") is None) != (data.get("restrict_end") is None):
-            self.add_error("restrict_end", "Give both ends of the restriction hours, or neither.")
+        try:
+            scheduling.check_restriction_hours(data.get("restrict_start"), data.get("restrict_end"))
+        except DomainError as error:
+            self.add_error(error.field, error.message)
         return data
 
 
@@ -166,10 +167,7 @@ class ScheduleForm(forms.ModelForm):
     """Checks the zone before it reaches the row, so the page re-renders with the old one."""
 
     def clean_time_zone(self):
-        try:
-            check_time_zone(self.cleaned_data["time_zone"])
-        except DomainError as error:
-            raise ValidationError(error.message) from error
+        validate_time_zone(self.cleaned_data["time_zone"])
         return self.cleaned_data["time_zone"]
 
 
@@ -202,8 +200,7 @@ class OverrideForm(forms.ModelForm):
 
 class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        full = obj.get_full_name()
-        return f"{full} ({obj.username})" if full else obj.username
+        return person_label(obj)
 
 
 class TakeShiftForm(forms.Form):
