@@ -16,8 +16,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from incidents.api.common.strict import StrictInput
 from incidents.api.serializers import EscalationOutput
-from incidents.api.strict import StrictInput
 from incidents.api.views import has_perm
 from incidents.core.contacts import mask_address
 from incidents.models import (
