@@ -14,10 +14,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.text import get_text_list
 
 from incidents.admin.bounded import BoundedInline
@@ -242,18 +243,9 @@ class IncidentAdmin(admin.ModelAdmin):
     @admin.display(description="Targets")
     def targets(self, incident):
         missed = [state for state in target_states(incident, timezone.now()) if state.missed]
-        late = format_html_join(
-            " ",
-            '<span class="tocsin-breach" title="{}">{} late</span>',
-            ((state.text, "Ack" if state.name == "Acknowledge" else "Resolve") for state in missed),
-        )
-        if not nobody_paged(incident):
-            return late
-        return format_html(
-            '<span class="tocsin-breach tocsin-breach--nobody" title="No page is reaching '
-            'anyone for this incident">nobody paged</span> {}',
-            late,
-        )
+        context = {"missed": missed, "nobody_paged": nobody_paged(incident)}
+        html = render_to_string("admin/incidents/includes/targets.html", context)
+        return mark_safe(html.strip())
 
     # --- permissions -------------------------------------------------------------------------
 
