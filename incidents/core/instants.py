@@ -54,11 +54,13 @@ def parse_instant(
     text = raw.strip()
     if text[-1:] == "z":
         text = text[:-1] + "Z"
+    parsed = day = None
     try:
-        parsed = parse_datetime(text)
-        day = parse_date(text) if parsed is None and whole_days else None
+        # A date first: Python reads "2026-03-01" as a date-time too (a naive midnight).
+        day = parse_date(text) if whole_days else None
+        parsed = parse_datetime(text) if day is None else None
     except ValueError:  # well-formed but impossible, e.g. 2026-02-30
-        parsed = day = None
+        pass
     if parsed is None and day is not None:
         if day_end and day == date.max:
             raise InstantError(OUT_OF_RANGE)
