@@ -1,7 +1,7 @@
 """People in templates, named as everywhere else (incidents.core.formatting).
 
-    {% load tocsin_people %}
-    {{ run.started_by|person }}     Alice Nguyen (or alice, without a full name)
+{% load tocsin_people %}
+{{ run.started_by|person }}     Alice Nguyen (or alice, without a full name)
 """
 
 from django import template

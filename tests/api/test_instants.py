@@ -4,25 +4,13 @@ A date-time without an offset is refused in bodies, query parameters and filters
 would mean a different instant in every zone); a report's bare date means that day in UTC."""
 
 import pytest
-from django.contrib.auth.models import Group
-from knox.models import AuthToken
-from rest_framework.test import APIClient
 
 from incidents.core.instants import NAIVE
 from incidents.models import Incident, Override
+from tests.api.test_api_input_refusals import api  # noqa: F401  (the fixture)
 from tests.factories import UserFactory, make_schedule
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api(db):
-    user = UserFactory(username="scripted", is_superuser=True)
-    user.groups.add(Group.objects.get(name="Incident manager"))
-    _, key = AuthToken.objects.create(user=user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
 
 
 @pytest.fixture
@@ -43,13 +31,13 @@ def schedule(db):
         ("/api/v1/incidents/?detected_after=2026-01-05T09:00:00", "detected_after"),
     ],
 )
-def test_a_query_time_without_an_offset_is_a_400_naming_it(api, schedule, url, field):
+def test_a_query_time_without_an_offset_is_a_400_naming_it(api, schedule, url, field):  # noqa: F811
     answer = api.get(url.format(schedule=schedule.pk))
     assert answer.status_code == 400, answer.content
     assert NAIVE in answer.json()[field]
 
 
-def test_a_body_time_without_an_offset_is_a_400_naming_it(api, schedule):
+def test_a_body_time_without_an_offset_is_a_400_naming_it(api, schedule):  # noqa: F811
     body = {"user": "oncall", "start": "2026-01-05T09:00:00", "end": "2026-01-05T17:00:00Z"}
     answer = api.post(f"/api/v1/schedules/{schedule.pk}/overrides/", body, format="json")
     assert answer.status_code == 400
@@ -63,7 +51,7 @@ def test_a_body_time_without_an_offset_is_a_400_naming_it(api, schedule):
     assert not Incident.objects.exists()
 
 
-def test_times_with_an_offset_are_read_as_their_utc_instant(api, schedule):
+def test_times_with_an_offset_are_read_as_their_utc_instant(api, schedule):  # noqa: F811
     body = {
         "user": "oncall",
         "start": "2030-01-05T10:00:00+01:00",
@@ -80,6 +68,6 @@ def test_times_with_an_offset_are_read_as_their_utc_instant(api, schedule):
     assert answer.json() == {"users": ["oncall"]}
 
 
-def test_a_report_takes_bare_dates_as_whole_days_in_utc(api):
+def test_a_report_takes_bare_dates_as_whole_days_in_utc(api):  # noqa: F811
     answer = api.get("/api/v1/reports/response-times/?since=2026-03-01&until=2026-03-01")
     assert answer.status_code == 200, answer.content
