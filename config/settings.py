@@ -53,7 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "incidents.api.bodies.ChunkedBodyMiddleware",
+    "incidents.api.common.bodies.ChunkedBodyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -210,10 +210,10 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "incidents.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "incidents.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "incidents.api.common.errors.exception_handler",
     # JSON in and out: form encodings cannot carry the nested rotations and steps,
     # so they are neither accepted nor documented.
-    "DEFAULT_PARSER_CLASSES": ["incidents.api.bodies.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["incidents.api.common.bodies.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

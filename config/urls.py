@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from incidents.admin import people
 from incidents.api import ingest as ingest_api
-from incidents.api.errors import api_not_found
+from incidents.api.common.errors import api_not_found
 from incidents.core import health
 from incidents.oncall import ical
 from incidents.statuspage import views as status_views
@@ -41,7 +41,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
 ]
 
-handler404 = "incidents.api.errors.page_not_found"
+handler404 = "incidents.api.common.errors.page_not_found"
 
 # Keep this after every other pattern: whatever else is asked under the API prefixes answers
 # JSON (handler404 alone does not when DEBUG is on, and APPEND_SLASH would redirect a POST).

@@ -15,10 +15,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from incidents.admin.display import severity_badge
 from incidents.admin.people import PeoplePickers
 from incidents.core.errors import DomainError
-from incidents.core.formatting import format_time
+from incidents.core.formatting import badge, format_time, severity_badge
 from incidents.models import Incident
 from postmortems import services
 from postmortems.choices import POSTMORTEM_TRANSITIONS, PostmortemStatus
@@ -78,20 +77,8 @@ class ActionItemInline(PeoplePickers, admin.TabularInline):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
-_STATUS_TONE = {
-    PostmortemStatus.DRAFT: "acknowledged",
-    PostmortemStatus.IN_REVIEW: "working",
-    PostmortemStatus.PUBLISHED: "resolved",
-}
-
-
 def _status_badge(status: str):
-    status = PostmortemStatus(status)
-    return format_html(
-        '<span class="tocsin-badge tocsin-status tocsin-status--{}">{}</span>',
-        _STATUS_TONE[status],
-        status.label,
-    )
+    return badge("postmortem", status, PostmortemStatus(status).label)
 
 
 def _move(modeladmin, request, queryset, to: str) -> None:

@@ -1,21 +1,20 @@
 """Post-mortem and report endpoints: views validate, call the domain or a selector, serialize."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import renderers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents.api.instants import OUT_OF_RANGE, bounded_utc
+from incidents.api.common.instants import instant_param
+from incidents.api.common.strict import StrictInput
 from incidents.api.permissions import allowed, allowed_by_method
-from incidents.api.strict import StrictInput
 from incidents.core.policy import Action
 from incidents.models import Incident
 from postmortems import reports, services
@@ -213,27 +212,6 @@ class IncidentPostmortemMarkdown(APIView):
         return response
 
 
-def _instant(value: str, field: str, *, end: bool = False) -> datetime:
-    """ISO date (whole day; `until` includes it) or ISO datetime with offset."""
-    try:
-        parsed = parse_datetime(value)
-        day = parse_date(value) if parsed is None else None
-    except ValueError:  # well-formed but impossible, e.g. 2026-02-30
-        parsed = day = None
-    if parsed is None:
-        if day is None:
-            raise serializers.ValidationError({field: ["Use an ISO 8601 date or date-time."]})
-        if end and day == date.max:
-            raise serializers.ValidationError({field: [OUT_OF_RANGE]})
-        parsed = datetime.combine(day + timedelta(days=1) if end else day, time.min)
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
-    instant = bounded_utc(parsed)
-    if instant is None:
-        raise serializers.ValidationError({field: [OUT_OF_RANGE]})
-    return instant
-
-
 class ResponseTimes(APIView):
     """Per severity: count, MTTD, MTTA, MTTR (seconds) and repeat incidents, for incidents
     detected in [since, until). Defaults: the last 30 days."""
@@ -248,10 +226,10 @@ class ResponseTimes(APIView):
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request):
-        raw_since = request.query_params.get("since")
-        raw_until = request.query_params.get("until")
-        until = _instant(raw_until, "until", end=True) if raw_until else timezone.now()
-        since = _instant(raw_since, "since") if raw_since else until - timedelta(days=30)
+        until = instant_param(
+            request, "until", default=timezone.now(), whole_days=True, day_end=True
+        )
+        since = instant_param(request, "since", default=until - timedelta(days=30), whole_days=True)
         if since >= until:
             raise serializers.ValidationError({"since": ["Must be before until."]})
         figures = reports.by_severity(since=since, until=until)

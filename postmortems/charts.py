@@ -5,13 +5,12 @@ staff-editable severity colours), so the markup cannot be broken out of.
 """
 
 import math
-import re
 from dataclasses import dataclass
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-_HEX = re.compile(r"#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}")
+from incidents.core.formatting import safe_colour
 
 WIDTH, HEIGHT = 560, 230
 LEFT, RIGHT, TOP, BOTTOM = 52, 12, 14, 48
@@ -25,7 +24,7 @@ class Series:
 
     @property
     def safe_color(self) -> str:
-        return self.color if _HEX.fullmatch(self.color or "") else "#6b7280"
+        return safe_colour(self.color)
 
 
 def _nice_max(value: float) -> float:

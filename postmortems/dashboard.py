@@ -15,9 +15,9 @@ from django.db.models import Case, Count, Exists, IntegerField, Value, When
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from incidents.admin.display import severity_badge
 from incidents.core import policy
 from incidents.core.choices import IncidentStatus
+from incidents.core.formatting import safe_colour, severity_badge
 from incidents.core.texts import humanize_duration
 from incidents.core.timeline import actor_label
 from incidents.models import EscalationPolicy, Incident, Schedule, Severity
@@ -223,7 +223,7 @@ def _incident_parts(now: datetime) -> dict:
         "open_by_severity": [
             {
                 "severity": s,
-                "colour": charts.Series(s.key, s.color, []).safe_color,
+                "colour": safe_colour(s.color),
                 "count": open_counts.get(s.pk, 0),
             }
             for s in severities

@@ -3,6 +3,7 @@
 from datetime import UTC, timedelta
 
 from django.db.models import Prefetch
+from django.template.loader import render_to_string
 from markdown_it import MarkdownIt
 
 from incidents.core.markdown_images import refuse_remote_images
@@ -56,87 +57,47 @@ def _bullets(text: str) -> str:
 
 
 def postmortem_markdown(postmortem: Postmortem) -> str:
+    """The post-mortem in the team runbooks' template (templates/postmortems/export.md).
+
+    The template is Markdown, not HTML: nothing is escaped, as a Markdown file would not be.
+    Free-text sections are shaped here (placeholders, numbered and bulleted lists).
+    """
     incident = postmortem.incident
-    started = incident.started_at.astimezone(UTC)
     duration = (incident.resolved_at - incident.started_at) if incident.resolved_at else None
-    author = actor_label(postmortem.author) if postmortem.author_id else "Unassigned"
-    services = ", ".join(s.name for s in incident.services.all()) or "none"
-    category = postmortem.root_cause_category.name if postmortem.root_cause_category_id else "-"
-
-    items = []
-    for i, item in enumerate(postmortem.action_items.all(), 1):
-        owner = actor_label(item.owner) if item.owner_id else "Unassigned"
-        due = item.due_date.isoformat() if item.due_date else "none"
-        link = f" ({item.tracker_url})" if item.tracker_url else ""
-        items.append(
-            f"{i}. **{item.title}** - Assigned: {owner} - Due: {due} - "
-            f"Priority: {item.get_priority_display()} - Status: {item.get_status_display()}{link}"
-        )
-
-    parts = [
-        f"# Post-Mortem: {incident.title}",
-        "",
-        f"**Incident:** {incident.reference}  ",
-        f"**Date:** {started:%Y-%m-%d}  ",
-        f"**Severity:** {incident.severity.key}  ",
-        f"**Duration:** {format_duration(duration)}  ",
-        f"**Services:** {services}  ",
-        f"**Affected Users:** {postmortem.affected_users or 'unknown'}  ",
-        f"**Author:** {author}  ",
-        f"**Status:** {postmortem.get_status_display()}",
-        "",
-        "## Summary",
-        "",
-        _section(postmortem.summary),
-        "",
-        "## Timeline (All times in UTC)",
-        "",
-        _section(postmortem.timeline),
-        "",
-        "## Root Cause",
-        "",
-        f"**Category:** {category}",
-        "",
-        _section(postmortem.root_cause),
-        "",
-        "**Contributing Factors:**",
-        "",
-        _numbered(postmortem.contributing_factors),
-        "",
-        "## Impact",
-        "",
-        "**User Impact:**",
-        "",
-        _bullets(postmortem.impact_users),
-        "",
-        "**Business Impact:**",
-        "",
-        _bullets(postmortem.impact_business),
-        "",
-        "## Resolution",
-        "",
-        _section(postmortem.resolution),
-        "",
-        "## Lessons Learned",
-        "",
-        "**What Went Well:**",
-        "",
-        _bullets(postmortem.went_well),
-        "",
-        "**What Went Poorly:**",
-        "",
-        _bullets(postmortem.went_poorly),
-        "",
-        "## Action Items",
-        "",
-        "\n".join(items) or "_None yet._",
-        "",
-        "## Prevention",
-        "",
-        _bullets(postmortem.prevention),
-        "",
+    items = [
+        {
+            "title": item.title,
+            "owner": actor_label(item.owner) if item.owner_id else "Unassigned",
+            "due": item.due_date.isoformat() if item.due_date else "none",
+            "priority": item.get_priority_display(),
+            "status": item.get_status_display(),
+            "tracker_url": item.tracker_url,
+        }
+        for item in postmortem.action_items.all()
     ]
-    return "\n".join(parts)
+    context = {
+        "postmortem": postmortem,
+        "incident": incident,
+        "day": f"{incident.started_at.astimezone(UTC):%Y-%m-%d}",
+        "duration": format_duration(duration),
+        "services": ", ".join(s.name for s in incident.services.all()) or "none",
+        "author": actor_label(postmortem.author) if postmortem.author_id else "Unassigned",
+        "category": (
+            postmortem.root_cause_category.name if postmortem.root_cause_category_id else "-"
+        ),
+        "summary": _section(postmortem.summary),
+        "timeline": _section(postmortem.timeline),
+        "root_cause": _section(postmortem.root_cause),
+        "contributing_factors": _numbered(postmortem.contributing_factors),
+        "impact_users": _bullets(postmortem.impact_users),
+        "impact_business": _bullets(postmortem.impact_business),
+        "resolution": _section(postmortem.resolution),
+        "went_well": _bullets(postmortem.went_well),
+        "went_poorly": _bullets(postmortem.went_poorly),
+        "prevention": _bullets(postmortem.prevention),
+        "items": items,
+    }
+    return render_to_string("postmortems/export.md", context)
 
 
 # Raw HTML in the source is shown as text, never rendered: post-mortems are written by many.

@@ -13,14 +13,17 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 
 from incidents.admin.readonly import ReadOnlyAdmin
 from incidents.core.errors import DomainError
+from incidents.core.formatting import badge
 from incidents.models import Incident
 from runbooks.files import dump, spec_of
 from runbooks.models import (
@@ -49,16 +52,8 @@ def _plural(count: int, word: str) -> str:
 
 def progress_bar(done: int, total: int) -> str:
     percent = round(100 * done / total) if total else 100
-    return format_html(
-        '<span class="rb-progress" title="{} of {} steps done">'
-        '<span class="rb-progress__bar"><span style="width:{}%"></span></span>'
-        '<span class="rb-progress__text">{}/{}</span></span>',
-        done,
-        total,
-        percent,
-        done,
-        total,
-    )
+    context = {"done": done, "total": total, "percent": percent}
+    return mark_safe(render_to_string("admin/runbooks/includes/progress.html", context).strip())
 
 
 class NeedsReviewFilter(admin.SimpleListFilter):
@@ -200,15 +195,10 @@ class RunbookAdmin(admin.ModelAdmin):
 
     @admin.display(description="Review", ordering="review_due_at")
     def review_state(self, runbook):
-        due = runbook.review_due_at
-        if due <= timezone.now():
-            return format_html(
-                '<span class="rb-badge rb-badge--due" title="Due since {}">Needs review</span>',
-                due.strftime("%Y-%m-%d"),
-            )
-        return format_html(
-            '<span class="rb-badge rb-badge--ok">Due {}</span>', due.strftime("%Y-%m-%d")
-        )
+        due = runbook.review_due_at.strftime("%Y-%m-%d")
+        if runbook.review_due_at <= timezone.now():
+            return badge("review", "due", "Needs review", title=f"Due since {due}")
+        return badge("review", "ok", f"Due {due}")
 
     @admin.display(description="Rendered body")
     def preview(self, runbook):
@@ -296,18 +286,15 @@ class RunbookRevisionAdmin(ReadOnlyAdmin):
                 lineterm="",
             )
         )
-        if not lines:
-            return format_html('<p class="rb-same">{}</p>', "Identical to the current runbook.")
 
         def tone(line: str) -> str:
             if line.startswith(("+++", "---")):
                 return "file"
             return {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "ctx")
 
-        rows = format_html_join(
-            "", '<span class="rb-diff__{}">{}</span>\n', ((tone(ln), ln) for ln in lines)
-        )
-        return format_html('<pre class="rb-diff">{}</pre>', rows)
+        rows = [{"tone": tone(line), "text": line} for line in lines]
+        html = render_to_string("admin/runbooks/includes/diff.html", {"lines": rows})
+        return mark_safe(html.strip())
 
 
 @admin.register(RunbookRun)

@@ -8,13 +8,13 @@ of a spec is what export writes, what import compares with, and what a revision 
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from runbooks.front_matter import FrontMatter, first_error
 from runbooks.models import DEFAULT_REVIEW_EVERY_DAYS, DEFAULT_WEIGHTS, MatchKind, Runbook
 
 FENCE = "---"
@@ -238,110 +238,33 @@ def parse(text: str, *, path: str = "<text>") -> RunbookSpec:
             raise RunbookFileError(
                 f"unknown key {key!r} (known: {known})", path=path, line=lines_of.get(key, 2)
             )
-
-    title = data.get("title")
-    if not isinstance(title, str) or not title.strip():
-        if "title" in data:
-            fail("title", "must be non-empty text")
+    if "title" not in data:
         raise RunbookFileError("front matter needs a title", path=path, line=2)
-    if len(title.strip()) > 200:
-        fail("title", "is longer than 200 characters")
 
-    def text_list(key: str) -> list[str]:
-        value = data.get(key) or []
-        if not isinstance(value, list) or not all(
-            isinstance(v, str | int) and not isinstance(v, bool) for v in value
-        ):
-            fail(key, "must be a list of names, e.g. [database, api]")
-        return [str(v) for v in value]
+    front = FrontMatter(data=data)
+    if not front.is_valid():
+        key, index, message = first_error(front.errors)
+        fail(key, message, index)
+    values = front.validated_data
 
-    services = text_list("services")
-    keywords = text_list("keywords")
-
-    owner = data.get("owner")
-    if owner is not None and not isinstance(owner, str):
-        fail("owner", "must be a username")
-
-    review = data.get("review_every_days", DEFAULT_REVIEW_EVERY_DAYS)
-    if isinstance(review, bool) or not isinstance(review, int) or not 0 < review <= 3650:
-        fail("review_every_days", "must be a whole number of days between 1 and 3650")
-
-    symptoms = data.get("symptoms") or ""
-    if not isinstance(symptoms, str):
-        fail("symptoms", "must be text")
-
-    rules: list[Rule] = []
-    match = data.get("match") or {}
-    if not isinstance(match, dict):
-        fail("match", "must map alert labels to values, e.g. {alertname: PgPoolExhausted}")
-    for label, value in match.items():
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            fail("match", f"the value of {label!r} must be text")
-        rules.append(
-            Rule(MatchKind.LABEL_EQUALS, str(label), str(value), DEFAULT_WEIGHTS["label_equals"])
-        )
-    rules += [
-        Rule(MatchKind.TITLE_KEYWORD, "", k, DEFAULT_WEIGHTS[MatchKind.TITLE_KEYWORD])
-        for k in keywords
+    rules = [
+        Rule(MatchKind.LABEL_EQUALS, label, value, DEFAULT_WEIGHTS[MatchKind.LABEL_EQUALS])
+        for label, value in values["match"].items()
     ]
-    raw_rules = data.get("rules") or []
-    if not isinstance(raw_rules, list):
-        fail("rules", "must be a list of {kind, key?, value, weight?}")
-    for index, raw in enumerate(raw_rules):
-        if not isinstance(raw, dict) or raw.get("kind") not in MatchKind.values:
-            kinds = ", ".join(MatchKind.values)
-            fail("rules", f"each rule needs a kind, one of: {kinds}", index)
-        kind = raw["kind"]
-        key, value = str(raw.get("key") or ""), raw.get("value")
-        weight = raw.get("weight", DEFAULT_WEIGHTS[kind])
-        if value is None or value == "":
-            fail("rules", "each rule needs a value", index)
-        if kind in (MatchKind.LABEL_EQUALS, MatchKind.LABEL_MATCHES) and not key:
-            fail("rules", "label rules need a key (the label name)", index)
-        if isinstance(weight, bool) or not isinstance(weight, int) or not 0 < weight <= 1000:
-            fail("rules", "weight must be a whole number between 1 and 1000", index)
-        if kind == MatchKind.LABEL_MATCHES:
-            try:
-                re.compile(str(value))
-            except re.error as error:
-                fail("rules", f"not a valid regular expression: {error}", index)
-        rules.append(Rule(kind, key, str(value), weight))
-
-    steps = _items(data, "steps", ("instruction",), ("command", "expected"), fail)
-    causes = _items(data, "causes", ("cause", "fix"), (), fail)
-
+    rules += [
+        Rule(MatchKind.TITLE_KEYWORD, "", keyword, DEFAULT_WEIGHTS[MatchKind.TITLE_KEYWORD])
+        for keyword in values["keywords"]
+    ]
+    rules += [Rule(**rule) for rule in values.get("rules") or []]
     return RunbookSpec(
-        title=title,
-        services=services,
-        owner=owner or None,
-        review_every_days=review,
-        symptoms=symptoms,
+        title=values["title"],
+        services=values["services"],
+        owner=values.get("owner") or None,
+        review_every_days=values["review_every_days"],
+        symptoms=values["symptoms"],
         body=body,
-        steps=steps,
-        causes=causes,
+        steps=values.get("steps") or [],
+        causes=values.get("causes") or [],
         rules=rules,
         lines=lines_of,
     ).normalized()
-
-
-def _items(data, key, required, optional, fail) -> list[dict[str, str]]:
-    raw = data.get(key) or []
-    if not isinstance(raw, list):
-        fail(key, f"must be a list of {{{', '.join(required + optional)}}}")
-    items = []
-    for index, item in enumerate(raw):
-        if isinstance(item, str) and required == ("instruction",):
-            item = {"instruction": item}  # a bare string is a step with only an instruction
-        if not isinstance(item, dict):
-            fail(key, f"each entry needs {', '.join(required)}", index)
-        unknown = set(item) - set(required) - set(optional)
-        if unknown:
-            fail(key, f"unknown field {sorted(unknown)[0]!r}", index)
-        for name in required:
-            if not isinstance(item.get(name), str) or not item[name].strip():
-                fail(key, f"each entry needs {name} as text", index)
-        for name in optional:
-            if item.get(name) is not None and not isinstance(item[name], str | int | float):
-                fail(key, f"{name} must be text", index)
-        items.append({name: str(item.get(name) or "") for name in required + optional})
-    return items

@@ -7,8 +7,8 @@ from django.db.models import Count, Q
 from django.utils.html import format_html, format_html_join
 
 from incidents.admin.audit import DomainAdmin
-from incidents.admin.display import severity_badge
 from incidents.core.choices import IncidentStatus
+from incidents.core.formatting import severity_badge
 from incidents.core.services import (
     SERVICE_FIELDS,
     service_create,

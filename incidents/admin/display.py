@@ -1,47 +1,13 @@
-"""HTML fragments the incident admin shows: badges, ages and the severity targets."""
+"""How an incident stands against its severity's targets, as the incident admin shows it.
 
-import re
+Badges (severity, status) are in incidents.core.formatting, shared with the dashboard.
+"""
+
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.utils.html import format_html
-
-from incidents.core.choices import IncidentStatus
 from incidents.core.texts import humanize_duration
-from incidents.models import Incident, Severity
-
-_HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}")
-_FALLBACK_COLOUR = "#6b7280"
-
-# Status colour families; the stylesheet defines one class per family.
-_STATUS_TONE = {
-    IncidentStatus.TRIGGERED: "triggered",
-    IncidentStatus.ACKNOWLEDGED: "acknowledged",
-    IncidentStatus.INVESTIGATING: "working",
-    IncidentStatus.IDENTIFIED: "working",
-    IncidentStatus.MONITORING: "working",
-    IncidentStatus.RESOLVED: "resolved",
-}
-
-
-def severity_badge(severity: Severity):
-    # The colour is staff-editable text that ends up in a style attribute: accept hex only.
-    colour = severity.color if _HEX_COLOUR.fullmatch(severity.color or "") else _FALLBACK_COLOUR
-    return format_html(
-        '<span class="tocsin-badge tocsin-sev" style="--sev: {}" title="{}">{}</span>',
-        colour,
-        severity.name,
-        severity.key,
-    )
-
-
-def status_badge(status: str):
-    status = IncidentStatus(status)
-    return format_html(
-        '<span class="tocsin-badge tocsin-status tocsin-status--{}">{}</span>',
-        _STATUS_TONE[status],
-        status.label,
-    )
+from incidents.models import Incident
 
 
 @dataclass(frozen=True)

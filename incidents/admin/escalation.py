@@ -5,16 +5,18 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import Count
-from django.utils.html import format_html, format_html_join
+from django.template.loader import render_to_string
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from incidents.admin.action_guard import RefuseUnofferedActions
 from incidents.admin.audit import DomainAdmin
-from incidents.admin.people import PeoplePickers, person_label
-from incidents.admin.readonly import ReadOnlyAdmin
+from incidents.admin.people import PeoplePickers
+from incidents.admin.readonly import ReadOnlyAdmin, ReadOnlyAdminMixin
 from incidents.admin.secrets import SecretAddressAdmin
 from incidents.core import policy
 from incidents.core.errors import DomainError
-from incidents.core.formatting import format_time
+from incidents.core.formatting import person_label
 from incidents.core.texts import humanize_duration
 from incidents.models import (
     EscalationPolicy,
@@ -234,40 +236,14 @@ class SeverityRouteAdmin(DomainAdmin):
         severity_route_save(route=obj, actor=request.user)
 
 
-_STATE_TONE = {
-    "active": "triggered",
-    "acknowledged": "acknowledged",
-    "exhausted": "working",
-    "resolved": "resolved",
-}
-
-
 def escalation_summary(row: IncidentEscalation | None):
     if row is None:
         return "No escalation (no policy applied when it opened)."
-    parts = [
-        format_html(
-            '<span class="tocsin-badge tocsin-status tocsin-status--{}">{}</span> {}',
-            _STATE_TONE.get(row.state, "resolved"),
-            row.get_state_display(),
-            row.policy_name,
-        )
-    ]
-    if row.state == "active":
-        parts.append(
-            format_html(
-                " · step {} of {}, round {} of {}, next page at {}",
-                row.step + 1,
-                len(row.steps),
-                row.round + 1,
-                row.rounds,
-                format_time(row.next_at),
-            )
-        )
-    return format_html_join("", "{}", ((p,) for p in parts))
+    html = render_to_string("admin/incidents/includes/escalation_summary.html", {"row": row})
+    return mark_safe(html.strip())
 
 
-class IncidentEscalationInline(admin.StackedInline):
+class IncidentEscalationInline(ReadOnlyAdminMixin, admin.StackedInline):
     """Shown on the incident page: where its escalation stands."""
 
     model = IncidentEscalation
@@ -278,12 +254,6 @@ class IncidentEscalationInline(admin.StackedInline):
     readonly_fields = fields
     verbose_name = "escalation"
     verbose_name_plural = "escalation"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="state")
     def summary(self, row):

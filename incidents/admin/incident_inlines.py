@@ -5,8 +5,9 @@ from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.contrib.auth import get_user_model
 
 from incidents.admin.bounded import BoundedInline
+from incidents.admin.readonly import ReadOnlyAdminMixin
 from incidents.core import policy
-from incidents.core.formatting import format_time
+from incidents.core.formatting import format_time, person_label
 from incidents.core.timeline import actor_label
 from incidents.models import Responder, StatusUpdate, TimelineEvent
 
@@ -17,7 +18,7 @@ def staff_users():
 
 def person_field(field):
     """Name people the way the timeline does, and drop the add/edit user shortcuts."""
-    field.label_from_instance = lambda user: f"{actor_label(user)} ({user.get_username()})"
+    field.label_from_instance = person_label
     return field
 
 
@@ -30,19 +31,10 @@ def plain_widget(formfield):
     return formfield
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class TimelineInline(BoundedInline, ReadOnlyInline):

@@ -12,12 +12,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from incidents.admin.display import severity_badge, status_badge, target_states
+from incidents.admin.display import target_states
 from incidents.admin.forms import MoveForm, PostUpdateForm
 from incidents.admin.paging import page_someone_view
 from incidents.core import policy
 from incidents.core.choices import ALLOWED_TRANSITIONS, IncidentStatus, UpdateStatus
 from incidents.core.errors import DomainError
+from incidents.core.formatting import severity_badge, status_badge, update_phase
 from incidents.core.lifecycle import (
     incident_assign_commander,
     incident_reopen,
@@ -30,13 +31,6 @@ from incidents.models import Incident
 from incidents.paging.fallback import nobody_paged_reason
 
 Action = policy.Action
-
-
-def _phase_of(status: str) -> str:
-    """The status update phase that speaks of an incident in `status`."""
-    if status in (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED):
-        return UpdateStatus.INVESTIGATING
-    return status
 
 
 class IncidentPagesMixin:
@@ -227,7 +221,7 @@ class IncidentPagesMixin:
         else:
             status = request.GET.get("status")
             if status not in UpdateStatus.values:
-                status = _phase_of(incident.status)
+                status = update_phase(incident.status)
             public = request.GET.get("public") in ("1", "true", "on")
             form = PostUpdateForm(
                 initial={

@@ -17,7 +17,7 @@ from django.http import HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from incidents.admin.display import severity_badge, status_badge, target_states
+from incidents.admin.display import target_states
 from incidents.admin.escalation import IncidentEscalationInline
 from incidents.admin.filters import MineFilter, StateFilter, UnacknowledgedFilter
 from incidents.admin.forms import IncidentAddForm
@@ -34,7 +34,7 @@ from incidents.admin.incident_pages import IncidentPagesMixin
 from incidents.admin.integrations import AlertInline
 from incidents.core import policy
 from incidents.core.choices import IncidentStatus
-from incidents.core.formatting import format_time
+from incidents.core.formatting import format_time, severity_badge, status_badge
 from incidents.core.hooks import HookFailed
 from incidents.core.lifecycle import (
     EDITABLE_FIELDS,

@@ -13,7 +13,7 @@ from django.utils.html import format_html
 
 from incidents.admin.audit import DomainAdmin
 from incidents.admin.bounded import BoundedInline, IncidentFilter
-from incidents.admin.readonly import ReadOnlyAdmin
+from incidents.admin.readonly import ReadOnlyAdmin, ReadOnlyAdminMixin
 from incidents.alerts.integrations import (
     integration_delete,
     integration_endpoint,
@@ -192,7 +192,7 @@ class AlertAdmin(ReadOnlyAdmin):
         return _incident_link(alert)
 
 
-class AlertInline(BoundedInline, admin.TabularInline):
+class AlertInline(BoundedInline, ReadOnlyAdminMixin, admin.TabularInline):
     """The newest alerts behind an incident, with counts and links (for IncidentAdmin.inlines)."""
 
     model = Alert
@@ -216,15 +216,6 @@ class AlertInline(BoundedInline, admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("integration")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Link")
     def source_link(self, alert):

@@ -2,7 +2,6 @@
 "Retry" (through the domain's `notification_retry`)."""
 
 from django.contrib import admin, messages
-from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from incidents.admin.audit import DomainAdmin
@@ -10,18 +9,11 @@ from incidents.admin.people import PeoplePickers
 from incidents.admin.readonly import ReadOnlyAdmin
 from incidents.admin.secrets import SecretAddressAdmin, masked_address
 from incidents.core.errors import DomainError
+from incidents.core.formatting import badge
 from incidents.models import ContactMethod, Notification, NotificationRule
 from incidents.paging import personal
 from incidents.paging.channels.webhook import masked_secret
 from incidents.paging.delivery import account_email_notice, notification_retry
-
-_TONE = {
-    "queued": "acknowledged",
-    "sending": "acknowledged",
-    "sent": "resolved",
-    "failed": "triggered",
-    "cancelled": "working",
-}
 
 
 class NotificationRuleInline(admin.TabularInline):
@@ -102,11 +94,7 @@ class NotificationAdmin(ReadOnlyAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, notification):
-        return format_html(
-            '<span class="tocsin-badge tocsin-status tocsin-status--{}">{}</span>',
-            _TONE.get(notification.status, "working"),
-            notification.get_status_display(),
-        )
+        return badge("notification", notification.status, notification.get_status_display())
 
     @admin.display(description="last error")
     def error(self, notification):

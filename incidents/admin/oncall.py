@@ -12,7 +12,6 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
 
 from incidents.admin.audit import DomainAdmin
 from incidents.admin.rotation_edits import ConfirmParticipantsMixin
@@ -21,6 +20,7 @@ from incidents.admin.schedule_display import (
     attach_now_next,
     final_schedule_html,
     now_next_html,
+    render,
 )
 from incidents.admin.schedule_forms import (
     HandoffChannelForm,
@@ -145,12 +145,7 @@ class ScheduleAdmin(ConfirmParticipantsMixin, DomainAdmin):
 
     @admin.display(description="Calendar (iCal)")
     def ical_link(self, obj):
-        return format_html(
-            '<a href="{0}"><code>{0}</code></a><div class="help">Subscribe in a calendar app; '
-            "every person also has their own feed. If this link leaked, “Rotate iCal link” "
-            "above replaces it.</div>",
-            obj.ical_url,
-        )
+        return render("admin/incidents/schedule/ical_link.html", {"url": obj.ical_url})
 
     @admin.display(description="Next 14 days")
     def final_schedule(self, obj):

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from incidents.core import policy
 from incidents.core.errors import DomainError
+from incidents.core.formatting import person_label
 from incidents.core.timeline import actor_label
 from incidents.models import Schedule
 from incidents.oncall.compute import load_specs, spec_oncall
@@ -49,9 +50,7 @@ class PageSomeoneForm(forms.Form):
         self.fields["users"].queryset = (
             get_user_model().objects.filter(is_active=True, is_staff=True).order_by("username")
         )
-        self.fields["users"].label_from_instance = (
-            lambda user: f"{actor_label(user)} ({user.get_username()})"
-        )
+        self.fields["users"].label_from_instance = person_label
         schedules = Schedule.objects.order_by("name")
         self.fields["schedules"].queryset = schedules
         oncall = _oncall_names(list(schedules), now)

@@ -15,16 +15,10 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.urls import reverse
 
-from incidents.core.timeline import actor_label
+from incidents.core.formatting import person_label
 
 URL_NAME = "admin-people-search"
 SEARCH_FIELDS = ("username", "first_name", "last_name")
-
-
-def person_label(user) -> str:
-    """A person as the timeline names them, with the username to tell namesakes apart."""
-    name = actor_label(user)
-    return name if name == user.get_username() else f"{name} ({user.get_username()})"
 
 
 def _is_people_field(db_field) -> bool:

@@ -5,11 +5,13 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from incidents.admin.rotation_edits import local_time as _local
+from incidents.core.formatting import person_name
 from incidents.oncall import compute as oncall
 
 HORIZON = timedelta(days=14)
@@ -34,9 +36,7 @@ def _length(delta: timedelta) -> str:
 
 def _who(user_id, users) -> str:
     user = users.get(user_id)
-    if user is None:
-        return "—"
-    return user.get_full_name() or user.username
+    return "—" if user is None else person_name(user)
 
 
 def final_schedule_html(obj):
@@ -56,41 +56,23 @@ def final_schedule_html(obj):
                 **({"replaces": seg.user} if seg.user else {}),
             }
         )
-        who = (
-            format_html(
-                '<span class="oncall-dot" style="background:{}"></span>{}',
-                colours[seg.user],
-                _who(seg.user, users),
-            )
-            if seg.user
-            else format_html("<strong>{}</strong>", "Nobody on call")
-        )
         rows.append(
-            (
-                "oncall-gap" if seg.user is None else "",
-                who,
-                _local(seg.start, tz),
-                _local(seg.end, tz),
-                _length(seg.end - seg.start),
-                f"{take_url}?{query}",
-                "Cover this gap" if seg.user is None else "Take this shift",
-            )
+            {
+                "user": seg.user,
+                "colour": colours.get(seg.user),
+                "who": _who(seg.user, users),
+                "start": _local(seg.start, tz),
+                "end": _local(seg.end, tz),
+                "length": _length(seg.end - seg.start),
+                "take_url": f"{take_url}?{query}",
+            }
         )
-    body = format_html_join(
-        "",
-        '<tr class="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
-        '<td><a class="button" href="{}">{}</a></td></tr>',
-        rows,
-    )
-    return format_html(
-        '<div class="oncall-final">{}<table class="oncall-table"><thead><tr><th>Who</th>'
-        "<th>From</th><th>To</th><th>Length</th><th></th></tr></thead><tbody>{}</tbody>"
-        '</table><p class="help">Times in {}. Gaps, when nobody is on call, are in red.</p>'
-        "</div>",
-        _day_strips(timeline, tz, now, users, colours),
-        body,
-        obj.time_zone,
-    )
+    context = {
+        "rows": rows,
+        "strips": _day_strips(timeline, tz, now, users, colours),
+        "time_zone": obj.time_zone,
+    }
+    return render("admin/incidents/schedule/final_schedule.html", context)
 
 
 def attach_now_next(schedules) -> None:
@@ -107,25 +89,18 @@ def attach_now_next(schedules) -> None:
 
 def now_next_html(schedule, current, nxt, users):
     tz = ZoneInfo(schedule.time_zone)
-    if current is None or current.user is None:
-        now_html = format_html('<span class="oncall-nobody">{}</span>', "Nobody on call")
-    else:
-        now_html = format_html("<strong>{}</strong>", _who(current.user, users))
-    if nxt is None:
-        return format_html("{}", now_html)
-    next_who = _who(nxt.user, users) if nxt.user else "nobody"
-    return format_html(
-        '{} <span class="oncall-next">until {}, then {}</span>',
-        now_html,
-        _local(nxt.start, tz),
-        next_who,
-    )
+    context = {
+        "now": _who(current.user, users) if current and current.user else "",
+        "until": _local(nxt.start, tz) if nxt else "",
+        "next": (_who(nxt.user, users) if nxt.user else "nobody") if nxt else "",
+    }
+    return render("admin/incidents/schedule/now_next.html", context)
 
 
-def _day_strips(timeline, tz, now, users, colours):
+def _day_strips(timeline, tz, now, users, colours) -> list[dict]:
     """One bar per local day, segments coloured by person and gaps in red."""
     if not timeline:
-        return ""
+        return []
     first_day = now.astimezone(tz).date()
     strips = []
     for offset in range(15):
@@ -140,29 +115,20 @@ def _day_strips(timeline, tz, now, users, colours):
             s, e = max(seg.start, day_start), min(seg.end, day_end)
             if e <= s:
                 continue
-            left = (s - day_start).total_seconds() / span * 100
-            width = (e - s).total_seconds() / span * 100
-            colour = colours[seg.user] if seg.user else "#dc2626"
-            label = _who(seg.user, users) if seg.user else "Nobody on call"
             pieces.append(
-                (left, width, colour, "oncall-bar-gap" if seg.user is None else "", label)
+                {
+                    "left": str((s - day_start).total_seconds() / span * 100),
+                    "width": str((e - s).total_seconds() / span * 100),
+                    "colour": colours[seg.user] if seg.user else "#dc2626",
+                    "gap_class": "oncall-bar-gap" if seg.user is None else "",
+                    "label": _who(seg.user, users) if seg.user else "Nobody on call",
+                }
             )
-        if not pieces:
-            continue
-        bar = format_html_join(
-            "",
-            '<span class="oncall-bar {3}" style="left:{0}%;width:{1}%;background:{2}" '
-            'title="{4}"></span>',
-            pieces,
-        )
-        strips.append((day.strftime("%a %d %b"), bar))
-    return format_html(
-        '<div class="oncall-strips">{}<div class="oncall-scale"><span>00:00</span><span>06:00'
-        "</span><span>12:00</span><span>18:00</span><span>24:00</span></div></div>",
-        format_html_join(
-            "",
-            '<div class="oncall-day"><span class="oncall-day-label">{}</span>'
-            '<span class="oncall-day-bar">{}</span></div>',
-            strips,
-        ),
-    )
+        if pieces:
+            strips.append({"label": day.strftime("%a %d %b"), "pieces": pieces})
+    return strips
+
+
+def render(template: str, context: dict):
+    """An admin display fragment from its template."""
+    return mark_safe(render_to_string(template, context).strip())

@@ -10,7 +10,8 @@ from django.utils import timezone
 from incidents.admin.rotation_edits import MomentField
 from incidents.admin.secrets import SecretAddressForm
 from incidents.core.errors import DomainError
-from incidents.core.timezones import check_time_zone
+from incidents.core.formatting import person_label
+from incidents.core.timezones import validate_time_zone
 from incidents.models import HandoffChannel, Override, Rotation
 from incidents.models.oncall import WEEKDAY_NAMES, ShiftKind
 from incidents.oncall import compute as oncall
@@ -106,8 +107,10 @@ class RotationForm(forms.ModelForm):
         data = super().clean()
         if data.get("shift_kind") == ShiftKind.HOURS and not data.get("shift_hours"):
             self.add_error("shift_hours", "Give the shift length in hours for this rotation.")
-        if (data.get("restrict_start") is None) != (data.get("restrict_end") is None):
-            self.add_error("restrict_end", "Give both ends of the restriction hours, or neither.")
+        try:
+            scheduling.check_restriction_hours(data.get("restrict_start"), data.get("restrict_end"))
+        except DomainError as error:
+            self.add_error(error.field, error.message)
         return data
 
 
@@ -115,10 +118,7 @@ class ScheduleForm(forms.ModelForm):
     """Checks the zone before it reaches the row, so the page re-renders with the old one."""
 
     def clean_time_zone(self):
-        try:
-            check_time_zone(self.cleaned_data["time_zone"])
-        except DomainError as error:
-            raise ValidationError(error.message) from error
+        validate_time_zone(self.cleaned_data["time_zone"])
         return self.cleaned_data["time_zone"]
 
 
@@ -151,8 +151,7 @@ class OverrideForm(forms.ModelForm):
 
 class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        full = obj.get_full_name()
-        return f"{full} ({obj.username})" if full else obj.username
+        return person_label(obj)
 
 
 class TakeShiftForm(forms.Form):

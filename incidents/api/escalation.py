@@ -16,9 +16,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from incidents.api.common.strict import StrictInput
 from incidents.api.permissions import allowed
 from incidents.api.serializers import EscalationOutput
-from incidents.api.strict import StrictInput
 from incidents.core.contacts import mask_address
 from incidents.core.policy import Action
 from incidents.models import (

@@ -2,22 +2,21 @@ import django_filters
 from django import forms
 from django_filters.fields import IsoDateTimeField
 
-from incidents.api.instants import OUT_OF_RANGE, bounded_utc
 from incidents.core.choices import IncidentStatus
+from incidents.core.instants import InstantError, parse_instant
 from incidents.models import Incident
 
 
 class InstantField(IsoDateTimeField):
-    """ISO 8601, converted to UTC within the range the database and the domain handle."""
+    """A filter's instant, read by the API's one rule (incidents.core.instants)."""
 
     def to_python(self, value):
-        instant = super().to_python(value)
-        if instant is None:
+        if value in self.empty_values:
             return None
-        instant = bounded_utc(instant)
-        if instant is None:
-            raise forms.ValidationError(OUT_OF_RANGE, code="out_of_range")
-        return instant
+        try:
+            return parse_instant(str(value).replace(" ", "+"))
+        except InstantError as error:
+            raise forms.ValidationError(str(error), code="invalid") from error
 
 
 class InstantFilter(django_filters.IsoDateTimeFilter):

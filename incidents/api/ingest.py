@@ -29,7 +29,7 @@ from rest_framework.views import APIView
 from incidents.alerts.events import ACKNOWLEDGE, RESOLVE, AlertEvent, InvalidPayload
 from incidents.alerts.parsers import alertmanager, generic, grafana, opsgenie, pagerduty
 from incidents.alerts.pipeline import alert_ingest, integration_admit
-from incidents.api.bodies import JSONParser, declared_length, json_loads, size_text
+from incidents.api.common.bodies import JSONParser, declared_length, json_loads, size_text
 from incidents.api.schema import AutoSchema
 from incidents.core.hooks import HookFailed
 from incidents.core.locks import is_retryable

@@ -7,8 +7,8 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
 from incidents.alerts.integrations import integration_create, integration_endpoint
+from incidents.api.common.strict import StrictInput
 from incidents.api.serializers import SeverityKeyField
-from incidents.api.strict import StrictInput
 from incidents.models import Integration, IntegrationKind, Service
 
 

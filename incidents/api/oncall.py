@@ -4,12 +4,11 @@ Views validate, call `incidents.oncall.schedules` or `incidents.oncall.compute`,
 """
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -22,13 +21,18 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents.api.instants import OUT_OF_RANGE, bounded_utc, date_in_range
+from incidents.api.common.instants import (
+    OUT_OF_RANGE,
+    InstantField,
+    date_in_range,
+    instant_param,
+)
+from incidents.api.common.strict import StrictInput
 from incidents.api.permissions import ModelPermissions
-from incidents.api.strict import StrictInput
 from incidents.core.choices import ContactKind
 from incidents.core.contacts import check_contact_address, mask_address
 from incidents.core.errors import DomainError
-from incidents.core.timezones import check_time_zone
+from incidents.core.timezones import validate_time_zone
 from incidents.models import Override, Schedule
 from incidents.oncall import compute as oncall
 from incidents.oncall import schedules as scheduling
@@ -41,24 +45,6 @@ def _username_field(**kwargs):
     return serializers.SlugRelatedField(
         slug_field="username", queryset=get_user_model().objects.all(), **kwargs
     )
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """ISO 8601 with its UTC offset; a bare local time is ambiguous and refused."""
-
-    def to_internal_value(self, value):
-        try:
-            parsed = parse_datetime(str(value).replace(" ", "+")) if value else None
-        except ValueError:
-            parsed = None
-        if parsed is not None and timezone.is_naive(parsed):
-            raise ValidationError(
-                "Give the time with its UTC offset, e.g. 2026-01-05T09:00:00+01:00."
-            )
-        instant = bounded_utc(super().to_internal_value(value))
-        if instant is None:
-            raise ValidationError(OUT_OF_RANGE)
-        return instant
 
 
 HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
@@ -101,7 +87,7 @@ class RotationInput(StrictInput, serializers.Serializer):
         min_value=0, max_value=6, required=False, allow_null=True
     )
     start = serializers.DateField()
-    end = AwareDateTimeField(required=False, allow_null=True)
+    end = InstantField(required=False, allow_null=True)
     restrict_weekdays = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=6), required=False, default=list
     )
@@ -123,10 +109,12 @@ class RotationInput(StrictInput, serializers.Serializer):
             raise ValidationError(error.message) from error
 
     def validate(self, attrs):
-        if (attrs.get("restrict_start") is None) != (attrs.get("restrict_end") is None):
-            raise ValidationError(
-                {"restrict_end": "Give both ends of the restriction hours, or neither."}
+        try:
+            scheduling.check_restriction_hours(
+                attrs.get("restrict_start"), attrs.get("restrict_end")
             )
+        except DomainError as error:
+            raise ValidationError({error.field: error.message}) from error
         return attrs
 
     def to_rotation(self, attrs) -> scheduling.RotationInput:
@@ -166,20 +154,13 @@ class ChannelSerializer(StrictInput, serializers.Serializer):
 
 class ScheduleInput(StrictInput, serializers.Serializer):
     name = serializers.CharField(max_length=120)
-    time_zone = serializers.CharField(max_length=64)
+    time_zone = serializers.CharField(max_length=64, validators=[validate_time_zone])
     description = serializers.CharField(required=False, allow_blank=True, default="")
     backup_schedule = serializers.PrimaryKeyRelatedField(
         queryset=Schedule.objects.all(), required=False, allow_null=True
     )
     rotations = RotationInput(many=True, allow_empty=False, help_text="Highest priority first.")
     handoff_notify = ChannelSerializer(many=True, required=False, default=list)
-
-    def validate_time_zone(self, value):
-        try:
-            check_time_zone(value)
-        except DomainError as error:
-            raise ValidationError(error.message) from error
-        return value
 
     def validate_name(self, value):
         if Schedule.objects.filter(name=value).exists():
@@ -189,8 +170,8 @@ class ScheduleInput(StrictInput, serializers.Serializer):
 
 class OverrideInput(StrictInput, serializers.Serializer):
     user = _username_field()
-    start = AwareDateTimeField()
-    end = AwareDateTimeField()
+    start = InstantField()
+    end = InstantField()
     replaces = _username_field(required=False, allow_null=True)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
 
@@ -398,25 +379,6 @@ class ScheduleOverrides(APIView):
         return Response(OverrideOutput(override).data, status=status.HTTP_201_CREATED)
 
 
-def _instant(request, name: str, *, default: datetime | None = None) -> datetime:
-    raw = request.query_params.get(name)
-    if not raw:
-        if default is None:
-            raise ValidationError({name: [f"Give '{name}' as ISO 8601 with its UTC offset."]})
-        return default
-    # An unencoded '+' in a query string arrives as a space.
-    try:
-        parsed = parse_datetime(raw.strip().replace(" ", "+"))
-    except ValueError:
-        parsed = None
-    if parsed is None or timezone.is_naive(parsed):
-        raise ValidationError({name: [f"{raw!r} is not an ISO 8601 time with its UTC offset."]})
-    instant = bounded_utc(parsed)
-    if instant is None:
-        raise ValidationError({name: [OUT_OF_RANGE]})
-    return instant
-
-
 class ScheduleOncall(APIView):
     queryset = Schedule.objects.all()
 
@@ -428,7 +390,7 @@ class ScheduleOncall(APIView):
     )
     def get(self, request, pk: int):
         schedule = get_object_or_404(Schedule, pk=pk)
-        at = _instant(request, "at", default=timezone.now())
+        at = instant_param(request, "at", default=timezone.now())
         return Response({"users": [u.username for u in oncall.oncall_users(schedule, at)]})
 
 
@@ -449,7 +411,7 @@ class ScheduleShifts(APIView):
     )
     def get(self, request, pk: int):
         schedule = get_object_or_404(Schedule, pk=pk)
-        start, end = _instant(request, "start"), _instant(request, "end")
+        start, end = instant_param(request, "start"), instant_param(request, "end")
         if end <= start:
             raise ValidationError({"end": ["The window must end after it starts."]})
         if end - start > MAX_SHIFTS_WINDOW:

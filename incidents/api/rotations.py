@@ -10,8 +10,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents.api.oncall import AwareDateTimeField, RotationOutput, users_named
-from incidents.api.strict import StrictInput
+from incidents.api.common.instants import InstantField
+from incidents.api.common.strict import StrictInput
+from incidents.api.oncall import RotationOutput, users_named
 from incidents.models import Rotation
 from incidents.oncall import rotations
 
@@ -20,7 +21,7 @@ class RotationPeopleInput(StrictInput, serializers.Serializer):
     participants = serializers.ListField(
         child=serializers.CharField(), allow_empty=False, help_text="Usernames, in turn order."
     )
-    effective_from = AwareDateTimeField(
+    effective_from = InstantField(
         required=False,
         allow_null=True,
         help_text="Shifts starting from here take the new order (default: now); earlier shifts "

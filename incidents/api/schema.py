@@ -15,7 +15,7 @@ is, so they are derived here once rather than repeated on every view:
 
 Errors are JSON; a view that renders another format (the post-mortem as Markdown) answers its
 own errors in that format, while a URL that resolves to no view answers JSON (see
-`incidents.api.errors.page_not_found`), so both are documented there.
+`incidents.api.common.errors.page_not_found`), so both are documented there.
 
 An optional query parameter given empty is treated as absent (django-filter's and DRF's
 paginator's rule, which our own parameters follow), so it is documented with

@@ -6,7 +6,8 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from incidents.api.strict import StrictInput
+from incidents.api.common.instants import InstantField
+from incidents.api.common.strict import StrictInput
 from incidents.core.choices import IncidentStatus, ResponderRole, UpdateStatus
 from incidents.core.services import SERVICE_FIELDS
 from incidents.core.validators import validate_single_line
@@ -179,7 +180,7 @@ class IncidentCreateInput(StrictInput, serializers.Serializer):
     summary = serializers.CharField(required=False, allow_blank=True, default="")
     impact = serializers.CharField(required=False, allow_blank=True, default="")
     commander = UsernameField(required=False, allow_null=True)
-    started_at = serializers.DateTimeField(required=False)
+    started_at = InstantField(required=False)
 
 
 class TransitionInput(StrictInput, serializers.Serializer):

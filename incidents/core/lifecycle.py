@@ -25,6 +25,7 @@ from incidents.core.choices import (
     UpdateStatus,
 )
 from incidents.core.errors import DomainError, IllegalTransition
+from incidents.core.formatting import update_phase
 from incidents.core.locks import lock_existing, retry_on_conflict
 from incidents.core.responders import (  # noqa: F401  (callers import them from here)
     incident_add_responder,
@@ -394,7 +395,7 @@ def status_update_post(
         status = UpdateStatus(status)
         incident = incident_transition(incident=incident, to=status, actor=actor, via=via)
     else:
-        status = _phase_of(incident.status)
+        status = update_phase(incident.status)
     update = StatusUpdate.objects.create(
         incident=incident, status=status, message=message, public=public, author=actor
     )
@@ -409,9 +410,3 @@ def status_update_post(
     )
     hooks.fire(hooks.STATUS_UPDATE_POSTED, update.pk)
     return update
-
-
-def _phase_of(status: str) -> UpdateStatus:
-    if status in (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED):
-        return UpdateStatus.INVESTIGATING
-    return UpdateStatus(status)

@@ -5,15 +5,16 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 
 from incidents.core.choices import TimelineKind
+from incidents.core.formatting import person_name
 from incidents.models import Incident, TimelineEvent
 
 SYSTEM = "Tocsin"
 
 
 def actor_label(actor: AbstractBaseUser | None, via: str | None = None) -> str:
+    """Who did it, as the timeline says: the person's name, else the integration, else Tocsin."""
     if actor is not None:
-        full = actor.get_full_name() if hasattr(actor, "get_full_name") else ""
-        return full or actor.get_username()
+        return person_name(actor)
     return via or SYSTEM
 
 

@@ -1,5 +1,8 @@
 """The one check of a time-zone name, shared by the model field, the admin forms and the API.
 
+`check_time_zone` raises a `DomainError` (domain functions); `validate_time_zone` is the same
+check as a Django validator, for the model field, form fields and DRF fields alike.
+
 A name must be an IANA zone (`Europe/Berlin`); for a near miss such as `Berlin`, `berlin` or
 `new york` the error suggests the zones it most likely means.
 """
@@ -7,6 +10,8 @@ A name must be an IANA zone (`Europe/Berlin`); for a near miss such as `Berlin`,
 import difflib
 import zoneinfo
 from functools import cache
+
+from django.core.exceptions import ValidationError
 
 from incidents.core.errors import DomainError
 
@@ -63,3 +68,11 @@ def check_time_zone(name: str) -> zoneinfo.ZoneInfo:
         else f"use an IANA name such as {EXAMPLE}."
     )
     raise DomainError(f"Unknown time zone {name!r}: {hint}", field="time_zone")
+
+
+def validate_time_zone(value: str) -> None:
+    """`check_time_zone` as a validator: a `ValidationError` with the same message."""
+    try:
+        check_time_zone(value)
+    except DomainError as error:
+        raise ValidationError(error.message, code="unknown_time_zone") from error

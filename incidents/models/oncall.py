@@ -7,26 +7,17 @@ instant); nothing here stores a computed shift.
 import secrets
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
 from incidents.core.choices import ContactKind
 from incidents.core.contacts import mask_address
-from incidents.core.errors import DomainError
-from incidents.core.timezones import check_time_zone
+from incidents.core.timezones import validate_time_zone  # migration 0005 names it here
 
 
 def new_ical_token() -> str:
     return secrets.token_urlsafe(24)
-
-
-def validate_time_zone(value: str) -> None:
-    try:
-        check_time_zone(value)
-    except DomainError as error:
-        raise ValidationError(error.message, code="unknown_time_zone") from error
 
 
 class ShiftKind(models.TextChoices):

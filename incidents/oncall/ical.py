@@ -8,16 +8,13 @@ from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from incidents.core.formatting import person_name
 from incidents.models import Schedule, UserCalendar
 from incidents.oncall import compute as oncall
 
 PAST = timedelta(days=7)
 FUTURE = timedelta(days=60)
 LEAD_IN = timedelta(days=35)
-
-
-def _display(user) -> str:
-    return user.get_full_name() or user.username
 
 
 def _uid(schedule_id: int, user_id: int, start: datetime) -> str:
@@ -39,7 +36,7 @@ def _event(schedule: Schedule, shift: oncall.Shift, stamp: datetime) -> icalenda
     event.add("dtstamp", stamp)
     event.add("dtstart", shift.start)
     event.add("dtend", shift.end)
-    event.add("summary", f"On call: {_display(shift.user)} ({schedule.name})")
+    event.add("summary", f"On call: {person_name(shift.user)} ({schedule.name})")
     return event
 
 
@@ -91,7 +88,7 @@ def person_shifts(user, now: datetime, ahead: timedelta) -> list[tuple[Schedule,
 
 
 def person_feed(user, now: datetime) -> bytes:
-    cal = _calendar(f"On call: {_display(user)}")
+    cal = _calendar(f"On call: {person_name(user)}")
     schedules, specs = _schedules_of(user)
     for schedule in schedules:
         for shift in _shifts(specs[schedule.pk], now):

@@ -22,6 +22,7 @@ from django.utils import timezone
 from incidents.core.audit import audit_record
 from incidents.core.choices import ContactKind
 from incidents.core.errors import DomainError
+from incidents.core.formatting import person_name
 from incidents.models import (
     ChangeAction,
     Notification,
@@ -55,7 +56,7 @@ class ParticipantsPlan:
         user = self.users.get(user_id)
         if user is None:
             return "nobody"
-        return user.get_full_name() or user.username
+        return person_name(user)
 
 
 def check_effective_from(effective_from: datetime | None, now: datetime) -> datetime:
@@ -192,7 +193,7 @@ def _queue_notices(*, plan: ParticipantsPlan, actor) -> None:
             "time_zone": schedule.time_zone,
             "effective_local": oncall.to_local(plan.effective_from, tz),
             "order": ", ".join(plan.name(i) for i in plan.after),
-            "actor": (actor.get_full_name() or actor.get_username()) if actor else "",
+            "actor": person_name(actor) if actor else "",
             "moves": lines,
             # Not the calendar link itself: this text is stored with the delivery row.
             "my_paging_url": settings.TOCSIN_BASE_URL + reverse("my-paging"),

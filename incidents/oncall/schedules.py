@@ -72,7 +72,13 @@ def check_rotation(rotation: RotationInput) -> None:
         raise DomainError(
             "Restriction weekdays are 0 (Monday) to 6 (Sunday).", field="restrict_weekdays"
         )
-    if (rotation.restrict_start is None) != (rotation.restrict_end is None):
+    check_restriction_hours(rotation.restrict_start, rotation.restrict_end)
+
+
+def check_restriction_hours(start: time | None, end: time | None) -> None:
+    """The one rule of a rotation's restriction hours: both ends or neither (an end before the
+    start spans midnight). The admin form, the API and `check_rotation` all call it."""
+    if (start is None) != (end is None):
         raise DomainError(
             "Give both ends of the restriction hours, or neither.", field="restrict_end"
         )

@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from incidents.core.choices import ContactKind
+from incidents.core.formatting import person_mention
 from incidents.models import Handoff, Incident, NotificationReason, Schedule, Severity
 from incidents.oncall import compute as oncall
 from incidents.oncall.schedules import user_calendar
@@ -31,17 +32,6 @@ log = logging.getLogger(__name__)
 # A sweep never announces changes older than this (e.g. after the workers were down for a day).
 LOOKBACK = timedelta(hours=1)
 OPEN_LISTED = 10
-
-
-def _name(user) -> str:
-    return f"@{user.username}" if user else "nobody"
-
-
-def _display(user) -> str:
-    if user is None:
-        return "nobody"
-    full = user.get_full_name()
-    return f"@{user.username} ({full})" if full else f"@{user.username}"
 
 
 def handoff_context(*, schedule: Schedule, at: datetime, spec=None) -> dict:
@@ -86,9 +76,9 @@ def handoff_context(*, schedule: Schedule, at: datetime, spec=None) -> dict:
         "until_local": oncall.to_local(current.end, tz) if current and current.user else None,
         "incoming": incoming,
         "outgoing": outgoing,
-        "incoming_name": _display(incoming),
-        "outgoing_name": _name(outgoing),
-        "secondary_name": _display(secondary) if secondary else None,
+        "incoming_name": person_mention(incoming, with_name=True),
+        "outgoing_name": person_mention(outgoing),
+        "secondary_name": person_mention(secondary, with_name=True) if secondary else None,
         "has_backup": bool(schedule.backup_schedule_id),
         "incident_total": sum(counts.values()),
         "severities": severities,
@@ -114,7 +104,7 @@ def handoff_record(*, schedule: Schedule, at: datetime, spec=None) -> tuple[Hand
         if not created:
             return handoff, False
         incoming = context["incoming"]
-        subject = f"On-call handoff: {schedule.name}, {_name(incoming)} takes over"
+        subject = f"On-call handoff: {schedule.name}, {person_mention(incoming)} takes over"
         for channel in schedule.handoff_channels.all():
             outbox.message(
                 key=f"handoff:{handoff.pk}:channel:{channel.pk}",

@@ -137,7 +137,7 @@ def test_changelist_shows_reference_badges_age_commander_and_missed_target(admin
     assert incident.reference in body
     assert "Payments failing" in body
     assert "--sev: #b91c1c" in body and ">P0<" in body
-    assert "tocsin-status--triggered" in body and ">Triggered<" in body
+    assert "tocsin-tone--alarm" in body and ">Triggered<" in body
     assert "27m" in body
     assert user.get_full_name() in body
     # P0 must be acknowledged within 15 minutes.
