@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from incidents.core.choices import IncidentStatus, PostmortemPolicy, TimelineKind
 from incidents.core.errors import DomainError, IllegalTransition
+from incidents.core.locks import lock_existing
 from incidents.core.timeline import actor_label, timeline_record
 from incidents.models import Incident, StatusUpdate, TimelineEvent
 from postmortems.choices import (
@@ -83,11 +84,8 @@ def postmortem_draft(
     incident again keeps every edit and the first due date. The draft is `required` when the
     severity says so; its due date counts from resolution (from now while still open).
     """
-    incident = (
-        Incident.objects.select_for_update(of=("self",))
-        .select_related("severity", "commander")
-        .get(pk=incident.pk)
-    )
+    # The incident lock every change to an incident takes first (docs/architecture.md).
+    incident = lock_existing(incident)
     existing = Postmortem.objects.filter(incident=incident).first()
     if existing is not None:
         return existing, False

@@ -16,6 +16,7 @@ from django.utils.text import slugify
 
 from incidents.core.choices import ContactKind, TimelineKind
 from incidents.core.errors import DomainError
+from incidents.core.locks import lock_incident
 from incidents.core.timeline import timeline_record
 from incidents.models import Incident, NotificationReason, Service
 from incidents.paging import outbox
@@ -298,7 +299,8 @@ def runbook_run_start(
 ) -> RunbookRun:
     """Start working `runbook` on `incident`; returns the open run if there already is one."""
     with transaction.atomic():
-        Incident.objects.select_for_update().filter(pk=incident.pk).first()
+        # The incident first, as every change to an incident locks it (docs/architecture.md).
+        lock_incident(incident.pk)
         run = RunbookRun.objects.filter(
             runbook=runbook, incident=incident, completed_at__isnull=True
         ).first()

@@ -30,6 +30,7 @@ from incidents.alerts.events import ACKNOWLEDGE, RESOLVE, AlertEvent, InvalidPay
 from incidents.alerts.parsers import alertmanager, generic, grafana, opsgenie, pagerduty
 from incidents.alerts.pipeline import alert_ingest, integration_admit
 from incidents.api.common.bodies import JSONParser, declared_length, json_loads, size_text
+from incidents.api.common.errors import UNAVAILABLE_RETRY_AFTER
 from incidents.api.schema import AutoSchema
 from incidents.core.hooks import HookFailed
 from incidents.core.locks import is_retryable
@@ -137,7 +138,6 @@ def parse_or_refuse(parse: Callable[..., list[AlertEvent]], *args, **kwargs) -> 
 
 
 # When applying the events failed on our side and nothing was stored: the sender retries.
-UNAVAILABLE_RETRY_AFTER = 5  # seconds
 
 
 def admit_and_ingest(integration: Integration, events: list[AlertEvent]):

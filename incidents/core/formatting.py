@@ -96,6 +96,7 @@ TONES: dict[str, dict[str, str]] = {
     },
     "notification": {
         "queued": "waiting",
+        "sending": "waiting",
         "sent": "done",
         "failed": "alarm",
         "cancelled": "quiet",

@@ -46,8 +46,8 @@ def test_the_delivery_log_lists_every_kind_with_its_status(admin_client, setting
         "Runbook review",
     ):
         assert label in html
-    assert "tocsin-status--resolved" in html and ">Sent<" in html  # the badge of the sent row
-    assert "tocsin-status--acknowledged" in html and ">Queued<" in html
+    assert "tocsin-tone--done" in html and ">Sent<" in html  # the badge of the sent row
+    assert "tocsin-tone--waiting" in html and ">Queued<" in html
     # The signing secret shows masked, never whole.
     assert "whsec_c2Vj" in html and settings.TOCSIN_WEBHOOK_SIGNING_SECRET not in html
 

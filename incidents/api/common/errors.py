@@ -16,11 +16,19 @@ from incidents.core.web import API_PATH_PREFIXES
 # Paths whose clients are programs: a URL that resolves to nothing answers JSON there too.
 
 
+# How long a sender should wait before sending again when paging could not start (503).
+UNAVAILABLE_RETRY_AFTER = 5  # seconds
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         if exc.field:
             return Response({exc.field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
-        return Response({"detail": exc.message}, status=exc.status_code)
+        answer = Response({"detail": exc.message}, status=exc.status_code)
+        if exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+            # Paging could not start (a required hook failed): nothing changed, try again soon.
+            answer["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+        return answer
     if isinstance(exc, DjangoValidationError):
         # A model's full_clean in a domain function: the fields at fault, as a serializer would.
         body = (
