@@ -46,6 +46,17 @@ from runbooks.services import (
 MEDIA_CSS = {"all": ["runbooks/admin.css"]}
 
 
+def _count_of(model, parent: str, outer: str):
+    """A subquery counting `model` rows whose `parent` is the outer row's `outer` field."""
+    return (
+        model.objects.filter(**{parent: OuterRef(outer)})
+        .order_by()
+        .values(parent)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
@@ -165,13 +176,7 @@ class RunbookAdmin(admin.ModelAdmin):
         css = MEDIA_CSS
 
     def get_queryset(self, request):
-        steps = (
-            RunbookStep.objects.filter(runbook=OuterRef("pk"))
-            .order_by()
-            .values("runbook")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
+        steps = _count_of(RunbookStep, "runbook", "pk")
         return (
             super()
             .get_queryset(request)
@@ -312,20 +317,8 @@ class RunbookRunAdmin(admin.ModelAdmin):
         css = MEDIA_CSS
 
     def get_queryset(self, request):
-        checks = (
-            RunStepCheck.objects.filter(run=OuterRef("pk"))
-            .order_by()
-            .values("run")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        steps = (
-            RunbookStep.objects.filter(runbook=OuterRef("runbook"))
-            .order_by()
-            .values("runbook")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
+        checks = _count_of(RunStepCheck, "run", "pk")
+        steps = _count_of(RunbookStep, "runbook", "runbook")
         return (
             super()
             .get_queryset(request)
