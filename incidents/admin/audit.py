@@ -172,7 +172,7 @@ class ActorFilter(admin.SimpleListFilter):
 class ConfigChangeAdmin(ReadOnlyAdmin):
     """The audit log: read-only, for those given "Can view audit record"."""
 
-    list_display = ("at", "actor_label", "action", "model", "object_link", "changes")
+    list_display = ("at", "who", "action", "model_name", "object_link", "changes")
     list_filter = (ModelFilter, ActorFilter, "action")
     list_select_related = ("content_type",)
     search_fields = ("object_repr", "actor_label", "note")
@@ -192,9 +192,14 @@ class ConfigChangeAdmin(ReadOnlyAdmin):
         "changes",
     )
 
+    # Not `model`: a ModelAdmin's `model` is its model class.
     @admin.display(description="model", ordering="content_type")
-    def model(self, record):
+    def model_name(self, record):
         return record.content_type.name
+
+    @admin.display(description="who", ordering="actor_label")
+    def who(self, record):
+        return record.actor_label
 
     @admin.display(description="object")
     def object_link(self, record):

@@ -236,6 +236,11 @@ def test_audit_log_is_newest_first_filterable_and_its_queries_do_not_grow(
     assert few.status_code == many.status_code == 200
     rows = list(many.context["cl"].result_list)
     assert [r.at for r in rows] == sorted((r.at for r in rows), reverse=True)
+    # Each row names its model and its actor in their own columns.
+    html = many.content.decode()
+    assert '<td class="field-model_name">service</td>' in html
+    carol_label = ConfigChange.objects.filter(actor=actors[1]).values_list("actor_label").first()
+    assert f'<td class="field-who">{carol_label[0]}</td>' in html
     carol = actors[1]
     by_actor = admin_client.get(url, {"actor": carol.pk})
     assert {r.actor_id for r in by_actor.context["cl"].result_list} == {carol.pk}
