@@ -2,6 +2,7 @@
 
 import socket
 
+import kombu.pools
 import pytest
 
 from config.celery import app as celery_app
@@ -31,12 +32,21 @@ def unreachable_broker():
     """Point Celery at a Redis port nobody listens on, for this test only."""
     saved = celery_app.conf.broker_url
     celery_app.conf.broker_url = f"redis://127.0.0.1:{_closed_port()}/0"
-    celery_app.pool.force_close_all()
+    _fresh_broker_pools()
     try:
         yield
     finally:
         celery_app.conf.broker_url = saved
-        celery_app.pool.force_close_all()
+        _fresh_broker_pools()
+
+
+def _fresh_broker_pools() -> None:
+    """Drop the pooled broker connections so the next publish connects to the broker_url now
+    set. Closing the pools alone (force_close_all) would leave them closed for every later test
+    in this process: their publishes fail with "Acquire on closed pool"."""
+    kombu.pools.reset()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
 
 
 @pytest.mark.django_db
