@@ -117,7 +117,11 @@ def test_steps_climb_on_their_own_step_one_at_once_step_two_after_its_delay(stac
     # Step 1 pages at once: within the deadline, a generous one for a loaded machine.
     wait_for(lambda: sink.bodies("/pat"), 30, lambda: f"step 1 never paged.\n{stack.logs()}")
     assert incident.reference in sink.bodies("/pat")[0]["text"]
-    wait_for(lambda: sink.bodies("/lee"), STEP_2_DELAY + 10, f"step 2 never paged.\n{stack.logs()}")
+    wait_for(
+        lambda: sink.bodies("/lee"),
+        STEP_2_DELAY + 30,
+        lambda: f"step 2 never paged.\n{stack.logs()}",
+    )
     # Step 2 fires its delay after step 1 fired (the timeline), and its page follows promptly;
     # each page crosses the broker twice, so the gap between the pages jitters by a poll or so.
     fired = dict(
