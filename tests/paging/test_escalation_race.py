@@ -17,34 +17,18 @@ from incidents.models import IncidentEscalation, Notification, TimelineEvent
 from incidents.paging.delivery import contact_method_create
 from incidents.paging.policies import StepInput, escalation_policy_create
 from tests.factories import ServiceFactory, UserFactory, api_client_for, make_incident
-from tests.paging.test_escalation_worker import Stack
-from tests.webhook_sink import WebhookSink
-from tests.worker_stack import flush_broker, wait_for
+from tests.paging import test_escalation_worker
+from tests.worker_stack import wait_for
+
+# The real worker and beat, and the receiving server, of the escalation worker tests.
+stack = test_escalation_worker.stack
+sink = test_escalation_worker.sink
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 RACES = 30
 STEP_DELAY = 1  # seconds between step 1 and step 2
 SPREAD = 0.15  # the API call lands from this long before step 2 is due to this long after
-
-
-@pytest.fixture
-def stack(tmp_path):
-    flush_broker()
-    running = Stack(tmp_path)
-    try:
-        running.start_beat()
-        running.start_worker()
-        yield running
-    finally:
-        running.stop()
-        connection.close()
-
-
-@pytest.fixture
-def sink():
-    with WebhookSink() as server:
-        yield server
 
 
 @pytest.fixture
