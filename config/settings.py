@@ -300,6 +300,15 @@ TOCSIN_WEBHOOK_TIMEOUT_SECONDS = env.float("TOCSIN_WEBHOOK_TIMEOUT_SECONDS", def
 TOCSIN_SEND_DEADLINE_SECONDS = env.float("TOCSIN_SEND_DEADLINE_SECONDS", default=10.0)
 TOCSIN_DELIVERY_LEASE_SECONDS = env.float("TOCSIN_DELIVERY_LEASE_SECONDS", default=60.0)
 TOCSIN_WEBHOOK_SIGNING_SECRET = env.str("TOCSIN_WEBHOOK_SIGNING_SECRET", default="")
+
+# Acting from where the page arrives (docs/paging.md): signed action links expire when the
+# incident resolves or after this long; Slack requests are verified with its app's signing
+# secret, Mattermost slash commands by their tokens (comma-separated).
+TOCSIN_ACTION_LINK_MAX_AGE_SECONDS = env.int(
+    "TOCSIN_ACTION_LINK_MAX_AGE_SECONDS", default=24 * 3600
+)
+SLACK_SIGNING_SECRET = env.str("SLACK_SIGNING_SECRET", default="")
+MATTERMOST_TOKENS = env.list("MATTERMOST_TOKENS", default=[])
 # The public status page: its heading, and how long a rendered page is reused.
 TOCSIN_STATUS_TITLE = env.str("TOCSIN_STATUS_TITLE", default="System status")
 TOCSIN_STATUS_CACHE_SECONDS = env.int("TOCSIN_STATUS_CACHE_SECONDS", default=5)

@@ -36,6 +36,18 @@ class ContactKind(models.TextChoices):
 
     EMAIL = "email", "Email"
     WEBHOOK = "webhook", "Webhook (Slack-compatible JSON)"
+    # Any Apprise URL: ntfy, Gotify, Pushover, Telegram, Signal, Matrix, Teams, SMS providers...
+    APPRISE = "apprise", "Apprise URL (push, SMS, chat)"
+    # Incoming webhooks whose page messages carry Acknowledge / Resolve / Escalate buttons.
+    SLACK = "slack", "Slack incoming webhook (with buttons)"
+    MATTERMOST = "mattermost", "Mattermost incoming webhook (with buttons)"
+
+
+class ChatProvider(models.TextChoices):
+    """Where a chat identity, a slash command or a button click comes from."""
+
+    SLACK = "slack", "Slack"
+    MATTERMOST = "mattermost", "Mattermost"
 
 
 class ResponderRole(models.TextChoices):

@@ -12,9 +12,10 @@ SYSTEM = "Tocsin"
 
 
 def actor_label(actor: AbstractBaseUser | None, via: str | None = None) -> str:
-    """Who did it, as the timeline says: the person's name, else the integration, else Tocsin."""
+    """Who did it, as the timeline says: the person's name (and the way in, when there is one:
+    "Alice via page link"), else the integration, else Tocsin."""
     if actor is not None:
-        return person_name(actor)
+        return f"{person_name(actor)} via {via}" if via else person_name(actor)
     return via or SYSTEM
 
 

@@ -11,6 +11,7 @@ from incidents.models.escalation import (
     EscalationTarget,
     IncidentDeadline,
     IncidentEscalation,
+    RoundRobinMember,
     SeverityRoute,
     TargetType,
     TeamChannel,
@@ -24,6 +25,8 @@ from incidents.models.incident import (
     TimelineEvent,
 )
 from incidents.models.notify import (
+    ActionLinkUse,
+    ChatIdentity,
     ContactMethod,
     Notification,
     NotificationReason,
@@ -44,10 +47,12 @@ from incidents.models.service import Service, Severity
 from incidents.models.status import Subscriber
 
 __all__ = [
+    "ActionLinkUse",
     "Alert",
     "AlertQuerySet",
     "AlertStatus",
     "ChangeAction",
+    "ChatIdentity",
     "ConfigChange",
     "ContactKind",
     "ContactMethod",
@@ -74,6 +79,7 @@ __all__ = [
     "Responder",
     "Rotation",
     "RotationParticipant",
+    "RoundRobinMember",
     "Schedule",
     "Service",
     "Severity",

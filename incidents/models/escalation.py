@@ -21,7 +21,11 @@ class TeamChannel(models.Model):
 
     name = models.CharField(max_length=120, unique=True)
     kind = models.CharField(max_length=10, choices=ContactKind.choices)
-    address = models.CharField(max_length=500, help_text="An email address or an http(s) URL.")
+    address = models.CharField(
+        max_length=1000,
+        help_text="An email address, an http(s) URL, a Slack or Mattermost incoming-webhook URL, "
+        "or an Apprise URL.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -89,11 +93,13 @@ class TargetType(models.TextChoices):
     SCHEDULE = "schedule", "On-call of a schedule"
     USER = "user", "User"
     CHANNEL = "channel", "Team channel"
+    # Each new incident pages the next person of an ordered list (RoundRobinMember rows).
+    ROUND_ROBIN = "round_robin", "Round robin"
 
 
 class EscalationTarget(models.Model):
     step = models.ForeignKey(EscalationStep, on_delete=models.CASCADE, related_name="targets")
-    type = models.CharField(max_length=10, choices=TargetType.choices)
+    type = models.CharField(max_length=12, choices=TargetType.choices)
     schedule = models.ForeignKey(
         "incidents.Schedule", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
@@ -102,6 +108,10 @@ class EscalationTarget(models.Model):
     )
     channel = models.ForeignKey(
         TeamChannel, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    next_index = models.PositiveIntegerField(
+        default=0,
+        help_text="Round robin: the position of the member the next new incident pages.",
     )
 
     class Meta:
@@ -125,6 +135,12 @@ class EscalationTarget(models.Model):
                     channel__isnull=False,
                     schedule__isnull=True,
                     user__isnull=True,
+                )
+                | Q(
+                    type=TargetType.ROUND_ROBIN,
+                    channel__isnull=True,
+                    schedule__isnull=True,
+                    user__isnull=True,
                 ),
                 name="escalation_target_matches_type",
             )
@@ -133,6 +149,23 @@ class EscalationTarget(models.Model):
     def __str__(self) -> str:
         thing = self.schedule or self.user or self.channel
         return f"{self.get_type_display()}: {thing}"
+
+
+class RoundRobinMember(models.Model):
+    """One person of a round-robin target, in the order they take new incidents."""
+
+    target = models.ForeignKey(EscalationTarget, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["target", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["target", "user"], name="round_robin_member_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} (#{self.position + 1})"
 
 
 class SeverityRoute(models.Model):

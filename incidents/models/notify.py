@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from incidents.core.choices import ContactKind
+from incidents.core.choices import ChatProvider, ContactKind
 from incidents.core.contacts import mask_address
 
 
@@ -23,7 +23,10 @@ class ContactMethod(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_methods"
     )
     kind = models.CharField(max_length=10, choices=ContactKind.choices)
-    address = models.CharField(max_length=500, help_text="An email address or an http(s) URL.")
+    address = models.CharField(
+        max_length=1000,
+        help_text="An email address, an http(s) URL, or an Apprise URL (ntfy://, tgram://, ...).",
+    )
     label = models.CharField(max_length=60, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -89,6 +92,10 @@ class NotificationReason(models.TextChoices):
     STATUS = "status", "Status-page update"
     CONFIRM = "confirm", "Subscription confirmation"
     REVIEW = "review", "Runbook review"
+    # "Send test notification" on a contact method. Such a row carries its text.
+    TEST = "test", "Test notification"
+    # A chat message changed after a button click (who acknowledged). It carries its text.
+    CHAT = "chat", "Chat message update"
 
 
 # Reasons whose rows carry their own subject and body from the start.
@@ -100,6 +107,8 @@ CARRIES_TEXT = frozenset(
         NotificationReason.STATUS,
         NotificationReason.CONFIRM,
         NotificationReason.REVIEW,
+        NotificationReason.TEST,
+        NotificationReason.CHAT,
     }
 )
 
@@ -142,7 +151,7 @@ class Notification(models.Model):
         NotificationRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     kind = models.CharField(max_length=10, choices=ContactKind.choices)
-    address = models.CharField(max_length=500)
+    address = models.CharField(max_length=1000)
     round = models.PositiveSmallIntegerField(null=True, blank=True)
     step = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(
@@ -167,6 +176,12 @@ class Notification(models.Model):
     )
     body = models.TextField(blank=True)
     headers = models.JSONField(default=dict, blank=True, help_text="Extra e-mail headers.")
+    links = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The message's own links by action (acknowledge, resolve, escalate, open), "
+        "made when it was queued: push channels put them in their click and action fields.",
+    )
 
     objects = NotificationQuerySet.as_manager()
 
@@ -201,3 +216,50 @@ class Notification(models.Model):
         """The stable id of this message, the same on every attempt (`webhook-id`): receivers
         drop a repeat by it. Derived from the dedup key, so it never changes."""
         return "msg_" + hashlib.sha256(self.dedup_key.encode()).hexdigest()[:32]
+
+
+class ChatIdentity(models.Model):
+    """Whose Slack or Mattermost account this is: their commands and clicks act as `user`."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_identities"
+    )
+    provider = models.CharField(max_length=12, choices=ChatProvider.choices)
+    external_id = models.CharField(
+        "chat user id",
+        max_length=64,
+        help_text="The chat user's id: Slack's U0123ABCD, Mattermost's 26-character user id.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user", "provider", "external_id"]
+        verbose_name_plural = "chat identities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "external_id"], name="chat_identity_once_per_provider"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} {self.external_id}"
+
+
+class ActionLinkUse(models.Model):
+    """A signed action link that has acted: each link acts at most once."""
+
+    link_id = models.CharField(max_length=64, unique=True)
+    action = models.CharField(max_length=12)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.CASCADE, related_name="action_link_uses"
+    )
+    used_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-used_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} link {self.link_id}"
