@@ -4,7 +4,7 @@ each incident's escalation (state, step, round, next page) with "Escalate now"."
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.db.models import Count
+from django.db.models import Count, Prefetch
 from django.template.loader import render_to_string
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
@@ -23,20 +23,26 @@ from incidents.models import (
     EscalationStep,
     EscalationTarget,
     IncidentEscalation,
+    RoundRobinMember,
     Schedule,
     SeverityRoute,
+    TargetType,
     TeamChannel,
 )
 from incidents.paging.engine import escalation_escalate_now
 from incidents.paging.policies import (
+    RoundRobin,
     escalation_policy_save,
     escalation_policy_set_default,
     escalation_step_save,
     severity_route_save,
+    target_label,
     team_channel_save,
 )
 
-NO_TARGET = "Each step needs at least one target: a schedule, a person or a team channel."
+NO_TARGET = (
+    "Each step needs at least one target: a schedule, a person, a team channel or a round robin."
+)
 
 
 def _target_choices():
@@ -58,9 +64,16 @@ class StepForm(forms.ModelForm):
     """A step with its targets on the policy's page: a step must page someone."""
 
     targets = forms.MultipleChoiceField(
-        error_messages={"required": NO_TARGET},
+        required=False,
         widget=forms.SelectMultiple(attrs={"size": 6}),
         help_text="Hold Ctrl (⌘ on a Mac) to pick several.",
+    )
+    round_robins = forms.CharField(
+        required=False,
+        label="round robin",
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 28}),
+        help_text="Each new incident pages the next of these people, in turn: usernames in "
+        "order, separated by commas (one round robin a line), e.g. alice, bob, carol.",
     )
 
     class Meta:
@@ -73,10 +86,17 @@ class StepForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["targets"].choices = self.target_choices or _target_choices()
         if self.instance.pk:
+            targets = list(self.instance.targets.all())
             self.fields["targets"].initial = [
                 f"{t.type}:{t.schedule_id or t.user_id or t.channel_id}"
-                for t in self.instance.targets.all()
+                for t in targets
+                if t.type != TargetType.ROUND_ROBIN
             ]
+            self.fields["round_robins"].initial = "\n".join(
+                ", ".join(m.user.get_username() for m in t.members.all())
+                for t in targets
+                if t.type == TargetType.ROUND_ROBIN
+            )
 
     def clean_targets(self):
         chosen = []
@@ -86,19 +106,62 @@ class StepForm(forms.ModelForm):
             chosen.append(model._default_manager.get(pk=pk))
         return chosen
 
+    def clean_round_robins(self):
+        lines = [line for line in self.cleaned_data["round_robins"].splitlines() if line.strip()]
+        names = [[n.strip() for n in line.split(",") if n.strip()] for line in lines]
+        wanted = {name for line in names for name in line}
+        found = {
+            u.get_username(): u
+            for u in get_user_model().objects.filter(username__in=wanted, is_active=True)
+        }
+        unknown = sorted(wanted - set(found))
+        if unknown:
+            raise forms.ValidationError(f"No active user named {', '.join(unknown)}.")
+        return [RoundRobin(users=[found[n] for n in line]) for line in names]
+
+    def clean(self):
+        data = super().clean()
+        if (
+            not self.errors
+            and not data.get("DELETE")
+            and not data.get("targets")
+            and not data.get("round_robins")
+        ):
+            self.add_error("targets", NO_TARGET)
+        return data
+
+    def all_targets(self) -> list:
+        return [*self.cleaned_data["targets"], *self.cleaned_data["round_robins"]]
+
 
 class EscalationStepInline(admin.TabularInline):
     model = EscalationStep
     form = StepForm
     extra = 0
-    fields = ("order", "delay", "targets")
+    fields = ("order", "delay", "targets", "round_robins")
     ordering = ("order", "id")
     show_change_link = True
     verbose_name = "step"
     verbose_name_plural = "steps"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("targets")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch(
+                    "targets",
+                    queryset=EscalationTarget.objects.prefetch_related(
+                        Prefetch(
+                            "members",
+                            queryset=RoundRobinMember.objects.select_related("user").order_by(
+                                "position", "id"
+                            ),
+                        )
+                    ),
+                )
+            )
+        )
 
     def get_formset(self, request, obj=None, **kwargs):
         kwargs["form"] = type("StepForm", (StepForm,), {"target_choices": _target_choices()})
@@ -159,9 +222,7 @@ class EscalationPolicyAdmin(DomainAdmin):
 
     def domain_save_inline(self, request, obj, inline_form, parent):
         if isinstance(obj, EscalationStep):
-            escalation_step_save(
-                step=obj, targets=inline_form.cleaned_data["targets"], actor=request.user
-            )
+            escalation_step_save(step=obj, targets=inline_form.all_targets(), actor=request.user)
         else:
             severity_route_save(route=obj, actor=request.user)
 
@@ -178,21 +239,36 @@ class EscalationPolicyAdmin(DomainAdmin):
         if policy.pk is None:
             return "—"
         steps = policy.steps.prefetch_related(
-            "targets__schedule", "targets__user", "targets__channel"
+            "targets__schedule", "targets__user", "targets__channel", "targets__members__user"
         )
         rows = [
             (
                 index + 1,
                 "at once" if not step.delay else f"after {humanize_duration(step.delay)}",
-                ", ".join(str(t) for t in step.targets.all()) or "nobody",
+                ", ".join(target_label(t) for t in step.targets.all()) or "nobody",
             )
             for index, step in enumerate(steps)
         ]
         return format_html_join("", "<div>{}. {}: {}</div>", rows) or "No steps yet."
 
 
+class EscalationTargetForm(forms.ModelForm):
+    class Meta:
+        model = EscalationTarget
+        fields = ["type", "schedule", "user", "channel"]
+
+    def clean_type(self):
+        kind = self.cleaned_data["type"]
+        if kind == TargetType.ROUND_ROBIN and self.instance.type != TargetType.ROUND_ROBIN:
+            raise forms.ValidationError(
+                "Add a round robin on the policy's page, where its people are chosen in order."
+            )
+        return kind
+
+
 class EscalationTargetInline(PeoplePickers, admin.TabularInline):
     model = EscalationTarget
+    form = EscalationTargetForm
     extra = 0
     min_num = 1
     fields = ("type", "schedule", "user", "channel")

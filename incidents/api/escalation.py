@@ -28,6 +28,7 @@ from incidents.models import (
     EscalationStep,
     EscalationTarget,
     Incident,
+    RoundRobinMember,
     Schedule,
     TargetType,
     TeamChannel,
@@ -36,6 +37,7 @@ from incidents.paging import engine as escalation
 from incidents.paging import fallback as paging
 from incidents.paging import personal
 from incidents.paging.policies import (
+    RoundRobin,
     StepInput,
     escalation_policy_create,
     escalation_policy_set_default,
@@ -48,9 +50,17 @@ class TargetInput(StrictInput, serializers.Serializer):
     type = serializers.ChoiceField(choices=TargetType.choices)
     id = serializers.IntegerField(required=False, help_text="Schedule or team channel id.")
     username = serializers.CharField(required=False, help_text="For a user target.")
+    usernames = serializers.ListField(
+        child=serializers.CharField(max_length=150),
+        required=False,
+        max_length=100,
+        help_text="For a round-robin target: the people who take new incidents in turn, in order.",
+    )
 
     def validate(self, data):
         kind = data["type"]
+        if kind == TargetType.ROUND_ROBIN:
+            return self._round_robin(data.get("usernames"))
         if kind == TargetType.USER:
             username = data.get("username")
             if not username:
@@ -66,6 +76,23 @@ class TargetInput(StrictInput, serializers.Serializer):
         if found is None:
             raise serializers.ValidationError({"id": [f"Unknown {kind} {data['id']}."]})
         return found
+
+    def _round_robin(self, names) -> RoundRobin:
+        if not names:
+            raise serializers.ValidationError(
+                {"usernames": ["A round-robin target needs the usernames it takes turns between."]}
+            )
+        found = {
+            u.username: u
+            for u in get_user_model().objects.filter(username__in=names, is_active=True)
+        }
+        unknown = [name for name in names if name not in found]
+        if unknown:
+            raise serializers.ValidationError(
+                {"usernames": [f"Unknown user(s): {', '.join(unknown)}."]}
+            )
+        # Repeats and lists of one are the domain's to refuse (field "targets").
+        return RoundRobin(users=[found[name] for name in names])
 
 
 class StepInputSerializer(StrictInput, serializers.Serializer):
@@ -107,10 +134,26 @@ class ContactMethodInput(StrictInput, serializers.Serializer):
 
 
 class TargetOutput(serializers.Serializer):
+    """A schedule, user or channel target with its id, name (and username); a round robin as
+    `{"type": "round_robin", "usernames": [...]}`, in turn order."""
+
     type = serializers.CharField()
     id = serializers.SerializerMethodField()
     name = serializers.SerializerMethodField()
     username = serializers.SerializerMethodField()
+    usernames = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Round robin only."
+    )
+
+    def to_representation(self, target):
+        if target.type == TargetType.ROUND_ROBIN:
+            return {
+                "type": target.type,
+                "usernames": [m.user.get_username() for m in target.members.all()],
+            }
+        data = super().to_representation(target)
+        data.pop("usernames", None)
+        return data
 
     def get_id(self, target) -> int:
         return target.schedule_id or target.channel_id or target.user_id
@@ -167,7 +210,16 @@ def _policies():
             queryset=EscalationStep.objects.order_by("order", "id").prefetch_related(
                 Prefetch(
                     "targets",
-                    queryset=EscalationTarget.objects.select_related("schedule", "user", "channel"),
+                    queryset=EscalationTarget.objects.select_related(
+                        "schedule", "user", "channel"
+                    ).prefetch_related(
+                        Prefetch(
+                            "members",
+                            queryset=RoundRobinMember.objects.select_related("user").order_by(
+                                "position", "id"
+                            ),
+                        )
+                    ),
                 )
             ),
         )

@@ -43,6 +43,7 @@ from incidents.paging.cadence import (
     escalation_fire_due_deadlines,
     escalation_reopen,
 )
+from incidents.paging.round_robin import round_robin_pick
 from incidents.paging.routing import policy_for, policy_snapshot
 from incidents.paging.steps import (
     FIRE_TASK,
@@ -116,6 +117,8 @@ def escalation_start(*, incident_id: int, now: datetime | None = None) -> Incide
     if not incident.severity.pages:
         # "Notify only" severities tell the first step once and never climb.
         snapshot = {**snapshot, "steps": snapshot["steps"][:1], "repeat": 0}
+    # Only the steps this incident can reach take a round-robin turn.
+    turns = round_robin_pick(snapshot)
     first = timedelta(seconds=snapshot["steps"][0]["delay"])
     escalation = IncidentEscalation.objects.create(
         incident=incident,
@@ -126,12 +129,16 @@ def escalation_start(*, incident_id: int, now: datetime | None = None) -> Incide
         started_at=now,
     )
     when = "now" if not first else f"in {humanize_duration(first)}"
+    message = f"Escalation started with policy {policy.name}: step 1 of {len(snapshot['steps'])} pages {when}."
+    if turns:
+        message += f" Round robin: {', '.join(turns)} takes this incident."
     timeline_record(
         incident=incident,
         kind=TimelineKind.ESCALATION,
         via=VIA,
-        message=f"Escalation started with policy {policy.name}: step 1 of {len(snapshot['steps'])} pages {when}.",
-        after={"policy": policy.pk, "next_at": escalation.next_at.isoformat()},
+        message=message,
+        after={"policy": policy.pk, "next_at": escalation.next_at.isoformat()}
+        | ({"round_robin": turns} if turns else {}),
     )
     steps.publish_fire(escalation)
     return escalation

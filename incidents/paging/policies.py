@@ -23,6 +23,7 @@ from incidents.models import (
     EscalationPolicy,
     EscalationStep,
     EscalationTarget,
+    RoundRobinMember,
     Schedule,
     Service,
     Severity,
@@ -35,11 +36,32 @@ from incidents.models import (
 @dataclass
 class StepInput:
     delay: timedelta
-    # Each target is a Schedule, a user or a TeamChannel.
+    # Each target is a Schedule, a user, a TeamChannel or a RoundRobin.
     targets: Sequence = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class RoundRobin:
+    """A round-robin target: each new incident pages the next of `users`, in this order."""
+
+    users: Sequence = ()
+
+
+def round_robin_label(usernames: Sequence[str]) -> str:
+    """How a round-robin target reads in the admin and the audit log."""
+    return "Round robin: " + " → ".join(usernames)
+
+
+def target_label(target: EscalationTarget) -> str:
+    """A stored target as people read it (round robins name their members in turn order)."""
+    if target.type == TargetType.ROUND_ROBIN:
+        return round_robin_label([m.user.get_username() for m in target.members.all()])
+    return str(target)
+
+
 def _target_type(target) -> str:
+    if isinstance(target, RoundRobin):
+        return TargetType.ROUND_ROBIN
     if isinstance(target, Schedule):
         return TargetType.SCHEDULE
     if isinstance(target, TeamChannel):
@@ -92,7 +114,95 @@ def _target_key(target) -> tuple[str, int]:
 
 
 def _target_names(step: EscalationStep) -> list[str]:
-    return sorted(str(t) for t in step.targets.select_related("schedule", "user", "channel"))
+    targets = step.targets.select_related("schedule", "user", "channel").prefetch_related(
+        "members__user"
+    )
+    return sorted(target_label(t) for t in targets)
+
+
+def _check_round_robin(target: RoundRobin) -> list:
+    users = list(target.users)
+    names = [u.get_username() for u in users]
+    if len({u.pk for u in users}) != len(users):
+        raise DomainError(
+            f"A round robin names each person once ({', '.join(names)}).", field="targets"
+        )
+    inactive = [u.get_username() for u in users if not u.is_active]
+    if inactive:
+        raise DomainError(
+            f"A round robin takes active people only: {', '.join(inactive)} cannot be paged.",
+            field="targets",
+        )
+    if len(users) < 2:
+        raise DomainError(
+            "A round robin needs at least two different people (for one, add a user target).",
+            field="targets",
+        )
+    return users
+
+
+def _round_robin_create(step: EscalationStep, users: list) -> None:
+    target = EscalationTarget.objects.create(step=step, type=TargetType.ROUND_ROBIN)
+    RoundRobinMember.objects.bulk_create(
+        RoundRobinMember(target=target, user=user, position=position)
+        for position, user in enumerate(users)
+    )
+
+
+def _round_robin_set_members(target: EscalationTarget, users: list) -> None:
+    """Give a stored round robin these members, in this order.
+
+    The counter keeps pointing at the person whose turn is next when they stay a member;
+    otherwise at the same position (the start of the list if that is past its end). The target
+    row is locked first, so an incident picking its person at this moment sees the members and
+    counter either before the edit or after it, never half of each.
+    """
+    target = EscalationTarget.objects.select_for_update(of=("self",)).get(pk=target.pk)
+    old = list(
+        RoundRobinMember.objects.filter(target=target)
+        .order_by("position", "id")
+        .values_list("user_id", flat=True)
+    )
+    position = target.next_index % len(old) if old else 0
+    due = old[position] if old else None
+    wanted = [u.pk for u in users]
+    if due in wanted:
+        target.next_index = wanted.index(due)
+    else:
+        target.next_index = position if position < len(wanted) else 0
+    target.save(update_fields=["next_index"])
+    RoundRobinMember.objects.filter(target=target).delete()
+    RoundRobinMember.objects.bulk_create(
+        RoundRobinMember(target=target, user=user, position=index)
+        for index, user in enumerate(users)
+    )
+
+
+def _round_robins_save(step: EscalationStep, robins: list[list]) -> None:
+    """Keep the step's round robins as `robins` (lists of users): one whose members are
+    unchanged keeps its row and counter; the others are edited in place, in order, then
+    added or removed."""
+    rows = list(
+        step.targets.filter(type=TargetType.ROUND_ROBIN).order_by("id").prefetch_related("members")
+    )
+    members = {
+        row.pk: [m.user_id for m in sorted(row.members.all(), key=lambda m: m.position)]
+        for row in rows
+    }
+    unmatched = []
+    for users in robins:
+        same = next((r for r in rows if members[r.pk] == [u.pk for u in users]), None)
+        if same is None:
+            unmatched.append(users)
+        else:
+            rows.remove(same)
+    for users in unmatched:
+        if rows:
+            _round_robin_set_members(rows.pop(0), users)
+        else:
+            _round_robin_create(step, users)
+    for row in rows:
+        row.delete()
 
 
 @transaction.atomic
@@ -108,9 +218,12 @@ def escalation_step_save(*, step: EscalationStep, targets: Sequence, actor=None)
     if not adding:
         stored = EscalationStep.objects.select_for_update().get(pk=step.pk)
         before = {**snapshot(stored), "targets": _target_names(stored)}
+    robins = [_check_round_robin(t) for t in targets if isinstance(t, RoundRobin)]
+    targets = [t for t in targets if not isinstance(t, RoundRobin)]
     step.save()
+    _round_robins_save(step, robins)
     wanted = {_target_key(t): t for t in targets}
-    for row in list(step.targets.all()):
+    for row in list(step.targets.exclude(type=TargetType.ROUND_ROBIN)):
         key = (row.type, row.schedule_id or row.user_id or row.channel_id)
         if wanted.pop(key, None) is None:
             row.delete()

@@ -35,7 +35,7 @@ def policy_snapshot(policy: EscalationPolicy) -> dict:
     """The policy as plain JSON: what a running escalation follows, whatever edits come later."""
     steps = []
     for step in policy.steps.prefetch_related(
-        "targets__schedule", "targets__user", "targets__channel"
+        "targets__schedule", "targets__user", "targets__channel", "targets__members__user"
     ):
         targets = []
         for target in step.targets.all():
@@ -46,6 +46,19 @@ def policy_snapshot(policy: EscalationPolicy) -> dict:
             elif target.type == TargetType.USER:
                 targets.append(
                     {"type": "user", "id": target.user_id, "username": target.user.get_username()}
+                )
+            elif target.type == TargetType.ROUND_ROBIN:
+                # Who takes this incident is chosen when its escalation starts
+                # (incidents.paging.round_robin), under a lock on the target row.
+                members = sorted(target.members.all(), key=lambda m: (m.position, m.pk))
+                targets.append(
+                    {
+                        "type": "round_robin",
+                        "id": target.pk,
+                        "members": [
+                            {"id": m.user_id, "username": m.user.get_username()} for m in members
+                        ],
+                    }
                 )
             else:
                 targets.append(

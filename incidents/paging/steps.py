@@ -87,11 +87,40 @@ def _target_people(target: dict, lookups: Lookups, notes: list[str]):
             notes.append(f"user {target.get('username')} is no longer active")
             return [], []
         return [user], []
+    if target["type"] == "round_robin":
+        return _round_robin_person(target, lookups, notes), []
     channel = lookups.channel(target["id"])
     if channel is None:
         notes.append(f"team channel {target.get('name')} no longer exists")
         return [], []
     return [], [channel]
+
+
+def _round_robin_person(target: dict, lookups: Lookups, notes: list[str]) -> list:
+    """The person whose turn this incident took (incidents.paging.round_robin), or, when they
+    have been deactivated since, the next active member after them."""
+    members = target.get("members") or []
+    if target.get("skipped"):
+        notes.append(f"round robin passed over inactive {', '.join(target['skipped'])}")
+    if target.get("user_id") is None:
+        notes.append("nobody of the round robin is active")
+        return []
+    user = lookups.user(target["user_id"])
+    if user is not None:
+        return [user]
+    ids = [m["id"] for m in members]
+    start = ids.index(target["user_id"]) if target["user_id"] in ids else -1
+    for offset in range(1, len(members) + 1):
+        member = members[(start + offset) % len(members)]
+        stand_in = lookups.user(member["id"])
+        if stand_in is not None:
+            notes.append(
+                f"round robin: {target.get('username')} is no longer active, "
+                f"{stand_in.get_username()} takes the turn"
+            )
+            return [stand_in]
+    notes.append(f"round robin: {target.get('username')} and every other member are inactive")
+    return []
 
 
 def _page_step(escalation: IncidentEscalation, index: int, rnd: int, lookups: Lookups) -> int:
