@@ -114,6 +114,7 @@ def _post(request, token: str, link: links.Link):
     context = {
         "incident": incident,
         "message": f"{outcome.message} {note}".strip(),
+        "services": ", ".join(s.name for s in incident.services.all()),
         "open_url": links.open_url(incident.pk),
     }
     return _page(request, "done", context)
