@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from incidents.admin import people
+from incidents.api import act as act_views
 from incidents.api import ingest as ingest_api
 from incidents.api.common.errors import api_not_found
 from incidents.core import health
@@ -22,6 +23,8 @@ urlpatterns = [
     path("status/", include("incidents.statuspage.urls")),
     path("status.json", status_views.status_json, name="status-json"),
     path("oncall/ical/<slug:token>.ics", ical.feed, name="oncall-ical"),
+    # A page's action link (docs/paging.md): the signed token is the credential.
+    path("act/<str:token>", act_views.act, name="act"),
     path("api/v1/", include("config.api_urls")),
     # Endpoints that speak other products' APIs, at their paths, for senders that already do.
     path("v2/enqueue", ingest_api.PagerDutyEnqueue.as_view(), name="pagerduty-enqueue"),

@@ -41,6 +41,11 @@ logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "incidents.tasks.notification_deliver"
 
+# Rows about an incident that its person can act on: they carry signed action links.
+LINKED_REASONS = frozenset(
+    {NotificationReason.PAGE, NotificationReason.DIRECT, NotificationReason.REMINDER}
+)
+
 
 # --- how to reach a person ---------------------------------------------------------------------
 
@@ -94,6 +99,13 @@ def _digest(text: str) -> str:
 # --- queueing ----------------------------------------------------------------------------------
 
 
+def _links_for(row: Notification, shared: dict) -> dict:
+    # Imported here: the actions act through the engine, which queues through this module.
+    from incidents.paging.actions.links import links_for
+
+    return links_for(row, shared)
+
+
 def _queue_all(rows: list[Notification]) -> list[Notification]:
     """Render and insert the rows in one statement; a row whose dedup key exists already is
     left as it was (the upsert only touches `updated_at`), so queueing it again is a no-op.
@@ -102,6 +114,8 @@ def _queue_all(rows: list[Notification]) -> list[Notification]:
         return []
     shared: dict = {}
     for row in rows:
+        if row.reason in LINKED_REASONS and row.incident_id is not None and not row.links:
+            row.links = _links_for(row, shared)
         if row.reason not in CARRIES_TEXT and not row.subject:
             row.subject, row.body = render(row, shared=shared)
     Notification.objects.bulk_create(
@@ -304,7 +318,11 @@ def render(notification: Notification, shared: dict | None = None) -> tuple[str,
     shared = {} if shared is None else shared
     if incident.pk not in shared:
         shared[incident.pk] = _incident_context(incident)
-    context = {**shared[incident.pk], "notification": notification}
+    context = {
+        **shared[incident.pk],
+        "notification": notification,
+        "links": notification.links or {"open": shared[incident.pk]["admin_url"]},
+    }
     if notification.reason == NotificationReason.REMINDER:
         # Customers follow public incidents: the reminder asks for a public update, prefilled.
         context["public"] = incident.updates.filter(public=True).exists()
@@ -326,7 +344,7 @@ def warm_up() -> None:
 
     try:
         get_resolver().url_patterns  # noqa: B018 (imports every URLconf module)
-        for name in ("page", "page_subject", "reminder", "reminder_subject"):
+        for name in ("page", "page_subject", "reminder", "reminder_subject", "_links"):
             get_template(f"messages/{name}.txt")
     except Exception:
         logger.exception("Warming up the page templates failed; pages render on first use.")

@@ -183,7 +183,7 @@ def test_what_a_page_says_is_rendered_once_when_it_is_queued(sink):
     contact_method_create(user=pat, kind="webhook", address=f"{sink.url}/pat")
     incident = paged_incident(pat)
     row = Notification.objects.get(incident=incident)
-    assert incident.reference in row.subject and "Acknowledge or work it here" in row.body
+    assert incident.reference in row.subject and "Open: http" in row.body
     # The incident is renamed before the page goes out: the page says what it said when queued.
     type(incident).objects.filter(pk=incident.pk).update(title="Renamed later")
     assert notification_deliver(notification_id=row.pk) == "sent"
