@@ -8,6 +8,9 @@ person may not (or is inactive), or a cross-site post; 404 the incident is gone;
 do (already acknowledged, no step to escalate to); 410 used, expired or resolved.
 """
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.shortcuts import render
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
@@ -55,7 +58,10 @@ def _cross_site(request) -> bool:
         return True
     origin = request.headers.get("Origin")
     if origin and origin != "null":
-        return origin != f"{request.scheme}://{request.get_host()}"
+        # This host as the request names it, or as TOCSIN_BASE_URL does (behind a proxy).
+        base = urlsplit(settings.TOCSIN_BASE_URL)
+        ours = {f"{request.scheme}://{request.get_host()}", f"{base.scheme}://{base.netloc}"}
+        return origin not in ours
     return False
 
 

@@ -14,12 +14,15 @@ from urllib.parse import urlsplit
 import pytest
 from django.contrib.auth.models import Group
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from incidents.core import lifecycle
 from incidents.core.formatting import person_name
 from incidents.models import ActionLinkUse, Incident, Notification, TeamChannel, TimelineEvent
 from incidents.paging import engine as escalation
+from incidents.paging import outbox
 from incidents.paging.actions import links
 from incidents.paging.delivery import contact_method_create, deliver_due, notification_deliver
 from incidents.paging.policies import StepInput, escalation_policy_create
@@ -364,3 +367,35 @@ def test_a_cross_site_form_post_is_refused(client, sink, rita, lee):
     assert client.post(path_of(url), {}).status_code == 400
     assert snapshot(incident) == before
     assert post(client, url, HTTP_SEC_FETCH_SITE="same-origin").status_code == 200
+
+
+def test_a_status_update_reminder_carries_the_links_that_still_make_sense(sink, rita, lee):
+    incident = paged_incident(rita, lee)
+    incident = lifecycle.incident_acknowledge(incident=incident, actor=rita)
+    (row,) = outbox.remind(incident=incident, users=[rita], count=1, now=timezone.now())
+    # Acknowledged already: nothing to acknowledge or escalate, but it can be resolved.
+    assert set(row.links) == {"resolve", "open"}
+    assert re.search(r"^Resolve: http://testserver/act/\S+$", row.body, re.MULTILINE)
+    assert "Acknowledge:" not in row.body and "Escalate now:" not in row.body
+
+
+def test_links_cost_the_permission_lookups_once_per_person_not_per_message(sink, lee):
+    """Pat is reached three ways at once: three rows, one look-up of Pat's permissions."""
+    pat = member("pat-primary")
+    for path in ("/a", "/b", "/c"):
+        contact_method_create(user=pat, kind="webhook", address=f"{sink.url}{path}")
+    policy = escalation_policy_create(
+        name="Three ways", steps=[StepInput(delay=timedelta(0), targets=[pat, lee])]
+    )
+    service = ServiceFactory(name="Three ways", escalation_policy=policy)
+    now = timezone.now()
+    incident = make_incident(services=[service], detected_at=now)
+    state = escalation.escalation_start(incident_id=incident.pk, now=now)
+    with CaptureQueriesContext(connection) as queries:
+        assert escalation.escalation_fire_step(escalation_id=state.pk, now=now)
+    rows = Notification.objects.filter(incident=incident)
+    assert rows.count() == 4
+    assert all({"acknowledge", "resolve", "escalate", "open"} == set(r.links) for r in rows)
+    permission_queries = [q for q in queries.captured_queries if "auth_permission" in q["sql"]]
+    # Django's backend: the user's own permissions and their groups', once per person.
+    assert len(permission_queries) == 2 * 2
