@@ -191,9 +191,7 @@ def test_a_destination_refused_since_saving_is_refused_at_send(pat, sink, port, 
     assert sink.requests() == []
 
 
-def test_push_at_once_then_email_after_two_minutes_is_cancelled_by_an_acknowledge(
-    pat, sink, port
-):
+def test_push_at_once_then_email_after_two_minutes_is_cancelled_by_an_acknowledge(pat, sink, port):
     push = contact_method_create(user=pat, kind="apprise", address=f"ntfy://127.0.0.1:{port}/pat")
     email = contact_method_create(user=pat, kind="email", address="pat.sms@example.com")
     NotificationRule.objects.create(user=pat, contact_method=push, order=0, delay=timedelta(0))
