@@ -278,6 +278,8 @@ class UserContactMethodTest(UserContactMethods):
     """Queue a test notification to one of a person's contact methods (one's own, or with the
     change permission); its delivery-log row tells whether it arrived."""
 
+    http_method_names = ["post", "options"]
+
     @extend_schema(request=None, responses={202: ContactMethodTestOutput})
     def post(self, request, username: str, pk: int):
         user = self._user(request, username, "incidents.change_contactmethod")
@@ -287,9 +289,6 @@ class UserContactMethodTest(UserContactMethods):
             ContactMethodTestOutput({"notification": row.pk, "status": row.status}).data,
             status=status.HTTP_202_ACCEPTED,
         )
-
-    def get(self, request, *args, **kwargs):
-        return self.http_method_not_allowed(request, *args, **kwargs)
 
 
 class IncidentEscalate(APIView):

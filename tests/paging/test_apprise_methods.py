@@ -197,6 +197,10 @@ def test_api_test_answers_202_for_ones_own_and_403_for_someone_elses(responder, 
     assert refused.status_code == 403
     missing = api.post(f"/api/v1/users/{responder.username}/contact-methods/{other.pk}/test/")
     assert missing.status_code == 404
+    assert (
+        api.get(f"/api/v1/users/{responder.username}/contact-methods/{own.pk}/test/").status_code
+        == 405
+    )
     assert Notification.objects.filter(reason="test").count() == 1
     delivery.deliver_due()
     assert len(sink.bodies("/r")) == 1 and sink.bodies("/p") == []
