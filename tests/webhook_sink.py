@@ -11,8 +11,17 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+def _json(raw: bytes):
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return None
+
+
 class WebhookSink:
-    """Answers POSTs with `status` (default 200), or redirects paths listed in `redirects`.
+    """Answers POSTs with `status` (default 200; per path in `statuses`) and `answer`, or
+    redirects paths listed in `redirects`. A body that is not JSON (a form, plain text) is
+    recorded raw, with `body` None.
 
     Paths in `hold` wait for `release` (at most `hold_seconds`) before answering; paths in
     `trickle` answer one header byte every `trickle_every` seconds for `trickle_for` seconds.
@@ -22,6 +31,7 @@ class WebhookSink:
     def __init__(self, port: int = 0):
         self.received: list[dict] = []
         self.status = 200
+        self.statuses: dict[str, int] = {}
         self.answer = b"ok"
         self.redirects: dict[str, str] = {}
         self.hold: set[str] = set()
@@ -53,7 +63,7 @@ class WebhookSink:
                             "host": self.headers.get("Host"),
                             "headers": {k.lower(): v for k, v in self.headers.items()},
                             "raw": raw.decode(),
-                            "body": json.loads(raw or b"null"),
+                            "body": _json(raw),
                             "at": time.time(),
                         }
                     )
@@ -64,7 +74,7 @@ class WebhookSink:
                     sink.holding.set()
                     sink.release.wait(sink.hold_seconds)
                     sink.holding.clear()
-                self.send_response(sink.status)
+                self.send_response(sink.statuses.get(self.path, sink.status))
                 self.send_header("Content-Length", str(len(sink.answer)))
                 self.end_headers()
                 self.wfile.write(sink.answer)

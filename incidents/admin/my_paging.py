@@ -16,8 +16,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from incidents.admin.notify import test_queued
 from incidents.admin.rotation_edits import local_time
 from incidents.core.choices import ContactKind
+from incidents.core.contacts import PERSON_KINDS, mask_address
 from incidents.core.errors import DomainError
 from incidents.models import ContactMethod, NotificationRule
 from incidents.oncall import ical
@@ -28,10 +30,33 @@ from incidents.paging import personal
 AHEAD = timedelta(days=14)
 
 
+PERSON_KIND_CHOICES = [(k, label) for k, label in ContactKind.choices if k in PERSON_KINDS]
+
+
 class ContactMethodForm(forms.Form):
-    kind = forms.ChoiceField(choices=ContactKind.choices)
-    address = forms.CharField(max_length=500, help_text="An email address or an http(s) URL.")
+    kind = forms.ChoiceField(choices=PERSON_KIND_CHOICES)
+    address = forms.CharField(
+        max_length=1000,
+        help_text="An email address, an http(s) URL, or an Apprise URL (ntfy://ntfy.sh/my-topic, "
+        "tgram://bottoken/chat_id, twilio://SID:Token@+1from/+1to ...).",
+    )
     label = forms.CharField(max_length=60, required=False)
+
+
+class SavedContactMethodForm(ContactMethodForm):
+    """Editing a saved method: its address is a secret, shown masked; empty keeps it."""
+
+    def __init__(self, *args, method: ContactMethod, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.method = method
+        masked = mask_address(method.address)
+        field = self.fields["address"]
+        field.required = False
+        field.widget.attrs.update({"placeholder": masked, "autocomplete": "off"})
+        field.help_text = f"Saved: {masked}. Type a new address to replace it; empty keeps it."
+
+    def clean_address(self):
+        return self.cleaned_data.get("address") or self.method.address
 
 
 class NewContactMethodForm(ContactMethodForm):
@@ -82,6 +107,8 @@ def _page(request, template: str, **context):
 def index(request, method_form=None, rule_form=None):
     user = request.user
     methods = list(ContactMethod.objects.filter(user=user).order_by("id"))
+    for method in methods:
+        method.masked = mask_address(method.address)
     rules = list(
         NotificationRule.objects.filter(user=user)
         .select_related("contact_method")
@@ -139,8 +166,8 @@ def method_add(request):
 
 def method_edit(request, pk: int):
     method = get_object_or_404(ContactMethod, pk=pk, user=request.user)
-    initial = {"kind": method.kind, "address": method.address, "label": method.label}
-    form = ContactMethodForm(request.POST or None, initial=initial)
+    initial = {"kind": method.kind, "label": method.label}
+    form = SavedContactMethodForm(request.POST or None, initial=initial, method=method)
     if request.method == "POST" and form.is_valid():
         try:
             method = personal.contact_method_update(
@@ -151,6 +178,14 @@ def method_edit(request, pk: int):
         else:
             return _done(request, f"Saved {method}.")
     return _page(request, "edit.html", form=form, what=f"contact method {method}")
+
+
+@require_POST
+def method_test(request, pk: int):
+    method = get_object_or_404(ContactMethod, pk=pk, user=request.user)
+    row = personal.contact_method_test(method=method, actor=request.user)
+    messages.success(request, test_queued(row))
+    return HttpResponseRedirect(reverse("my-paging"))
 
 
 @require_POST
@@ -217,6 +252,7 @@ urlpatterns = [
     path("", _staff(index), name="my-paging"),
     path("methods/add/", _staff(method_add), name="my-paging-method-add"),
     path("methods/<int:pk>/", _staff(method_edit), name="my-paging-method-edit"),
+    path("methods/<int:pk>/test/", _staff(method_test), name="my-paging-method-test"),
     path("methods/<int:pk>/delete/", _staff(method_delete), name="my-paging-method-delete"),
     path("rules/add/", _staff(rule_add), name="my-paging-rule-add"),
     path("rules/<int:pk>/", _staff(rule_edit), name="my-paging-rule-edit"),

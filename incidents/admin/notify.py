@@ -2,18 +2,31 @@
 "Retry" (through the domain's `notification_retry`)."""
 
 from django.contrib import admin, messages
+from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from incidents.admin.audit import DomainAdmin
 from incidents.admin.people import PeoplePickers
 from incidents.admin.readonly import ReadOnlyAdmin
-from incidents.admin.secrets import SecretAddressAdmin, masked_address
+from incidents.admin.secrets import SecretAddressAdmin, SecretAddressForm, masked_address
+from incidents.core.contacts import mask_address
 from incidents.core.errors import DomainError
 from incidents.core.formatting import badge
 from incidents.models import ContactMethod, Notification, NotificationRule
 from incidents.paging import personal
 from incidents.paging.channels.webhook import masked_secret
 from incidents.paging.delivery import account_email_notice, notification_retry
+
+
+def test_queued(row: Notification) -> str:
+    """What to tell someone who asked for a test notification: queued, and where to look."""
+    return format_html(
+        "Queued a test notification to {} of {}: see whether it arrived in the "
+        '<a href="{}">delivery log</a>.',
+        mask_address(row.address),
+        row.recipient,
+        personal.delivery_log_url(row),
+    )
 
 
 class NotificationRuleInline(admin.TabularInline):
@@ -24,8 +37,13 @@ class NotificationRuleInline(admin.TabularInline):
     verbose_name_plural = "personal rules using this method (delay after being paged)"
 
 
+class ContactMethodForm(SecretAddressForm):
+    person = True  # email, webhook or apprise: Slack and Mattermost buttons are for channels
+
+
 @admin.register(ContactMethod)
 class ContactMethodAdmin(PeoplePickers, SecretAddressAdmin, DomainAdmin):
+    form = ContactMethodForm
     list_display = ("user", "kind", "masked_address", "label", "created_at")
     list_filter = ("kind",)
     list_select_related = ("user",)
@@ -33,6 +51,7 @@ class ContactMethodAdmin(PeoplePickers, SecretAddressAdmin, DomainAdmin):
     search_fields = ("user__username", "label")
     autocomplete_fields = ("user",)
     inlines = (NotificationRuleInline,)
+    actions = ("send_test",)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -47,6 +66,16 @@ class ContactMethodAdmin(PeoplePickers, SecretAddressAdmin, DomainAdmin):
         else:
             saved = personal.contact_method_add(user=obj.user, actor=request.user, **fields)
         obj.pk, obj._state.adding = saved.pk, False
+
+    @admin.action(description="Send test notification")
+    def send_test(self, request, queryset):
+        for method in queryset.select_related("user"):
+            try:
+                row = personal.contact_method_test(method=method, actor=request.user)
+            except DomainError as error:
+                self.message_user(request, f"{method}: {error}", messages.WARNING)
+            else:
+                self.message_user(request, test_queued(row), messages.SUCCESS)
 
     def domain_delete(self, request, obj):
         if isinstance(obj, NotificationRule):

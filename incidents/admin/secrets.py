@@ -7,12 +7,15 @@ sees it masked, and its field replaces it (left empty, the saved address is kept
 from django import forms
 from django.contrib import admin, messages
 
-from incidents.core.contacts import check_contact_address, mask_address
+from incidents.core.contacts import check_contact_address, check_person_contact, mask_address
 from incidents.core.errors import DomainError
 
 
 class SecretAddressForm(forms.ModelForm):
-    """A model form with `kind` and `address`; the address is checked by the outbound policy."""
+    """A model form with `kind` and `address`; the address is checked by the outbound policy.
+    With `person`, only the kinds a person's own contact method may have."""
+
+    person = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -31,7 +34,8 @@ class SecretAddressForm(forms.ModelForm):
             data["address"] = self.instance.address
         if data.get("kind") and data.get("address"):
             try:
-                check_contact_address(data["kind"], data["address"])
+                check = check_person_contact if self.person else check_contact_address
+                check(data["kind"], data["address"])
             except DomainError as error:
                 self.add_error("kind" if error.field == "kind" else "address", error.message)
         return data

@@ -321,6 +321,28 @@ class UserContactMethods(APIView):
         )
 
 
+class ContactMethodTestOutput(serializers.Serializer):
+    notification = serializers.IntegerField(help_text="The queued test's row in the delivery log.")
+    status = serializers.CharField()
+
+
+class UserContactMethodTest(UserContactMethods):
+    """Queue a test notification to one of a person's contact methods (one's own, or with the
+    change permission); its delivery-log row tells whether it arrived."""
+
+    http_method_names = ["post", "options"]
+
+    @extend_schema(request=None, responses={202: ContactMethodTestOutput})
+    def post(self, request, username: str, pk: int):
+        user = self._user(request, username, "incidents.change_contactmethod")
+        method = get_object_or_404(ContactMethod.objects.select_related("user"), pk=pk, user=user)
+        row = personal.contact_method_test(method=method, actor=request.user)
+        return Response(
+            ContactMethodTestOutput({"notification": row.pk, "status": row.status}).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
 class IncidentEscalate(APIView):
     """Fire the incident's pending escalation step now."""
 

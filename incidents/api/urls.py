@@ -54,6 +54,11 @@ urlpatterns = [
         name="user-contact-methods",
     ),
     path(
+        "users/<str:username>/contact-methods/<int:pk>/test/",
+        escalation.UserContactMethodTest.as_view(),
+        name="user-contact-method-test",
+    ),
+    path(
         "incidents/<int:pk>/escalate/",
         escalation.IncidentEscalate.as_view(),
         name="incident-escalate",

@@ -5,16 +5,27 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
-from incidents.core import outbound
+from incidents.core import apprise_urls, outbound
 from incidents.core.choices import ContactKind
 from incidents.core.errors import DomainError
 
+# A person is reached by these; Slack and Mattermost (with buttons) are channels of a team.
+PERSON_KINDS = (ContactKind.EMAIL, ContactKind.WEBHOOK, ContactKind.APPRISE)
+# Posted as JSON to an http(s) URL, checked the same way.
+WEBHOOK_KINDS = (ContactKind.WEBHOOK, ContactKind.SLACK, ContactKind.MATTERMOST)
+
 
 def check_contact_address(kind: str, address: str) -> None:
-    """Refuse an unknown kind, an address that is not an email / an http(s) URL, or a URL to a
-    destination the outbound policy refuses (link-local, metadata, private unless allowed)."""
+    """Refuse an unknown kind, an address that is not an email / an http(s) URL / an Apprise URL
+    Apprise itself accepts, or a URL to a destination the outbound policy refuses (link-local,
+    metadata, private unless allowed)."""
     if kind not in ContactKind.values:
-        raise DomainError(f"Unknown kind {kind!r}: use email or webhook.", field="kind")
+        raise DomainError(
+            f"Unknown kind {kind!r}: use {', '.join(ContactKind.values)}.", field="kind"
+        )
+    if kind == ContactKind.APPRISE:
+        _check_apprise(address)
+        return
     try:
         if kind == ContactKind.EMAIL:
             validate_email(address)
@@ -25,11 +36,37 @@ def check_contact_address(kind: str, address: str) -> None:
         raise DomainError(
             f"Invalid {kind} address {address!r}: expected {what}.", field="address"
         ) from error
-    if kind == ContactKind.WEBHOOK:
+    if kind in WEBHOOK_KINDS:
         try:
             outbound.check_address(address)
         except outbound.OutboundRefused as error:
-            raise DomainError(f"Refused webhook address: {error}", field="address") from error
+            raise DomainError(f"Refused {kind} address: {error}", field="address") from error
+
+
+def check_person_contact(kind: str, address: str) -> None:
+    """`check_contact_address` for a person's own contact method: email, webhook or apprise."""
+    if kind in ContactKind.values and kind not in PERSON_KINDS:
+        raise DomainError(
+            f"A person's contact method is email, webhook or apprise; {kind} (with buttons) is "
+            "for team channels and handoff channels.",
+            field="kind",
+        )
+    check_contact_address(kind, address)
+
+
+def _check_apprise(address: str) -> None:
+    try:
+        service = apprise_urls.parse(address)
+    except apprise_urls.AppriseUrlError as error:
+        raise DomainError(str(error), field="address") from error
+    url = apprise_urls.host_url(service)
+    if url is None:
+        return
+    try:
+        outbound.check_address(url)
+    except (outbound.OutboundRefused, ValueError) as error:
+        message = apprise_urls.scrub(str(error), address, service)
+        raise DomainError(f"Refused apprise address: {message}", field="address") from error
 
 
 MASK = "••••"

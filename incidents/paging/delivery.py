@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.core.choices import IncidentStatus, TimelineKind
-from incidents.core.contacts import check_contact_address, mask_address
+from incidents.core.contacts import check_person_contact, mask_address
 from incidents.core.errors import DomainError
 from incidents.core.timeline import actor_label, timeline_record
 from incidents.models import (
@@ -38,6 +38,7 @@ from incidents.models import (
     NotificationStatus,
 )
 from incidents.paging import deadlines as timers
+from incidents.paging.channels.apprise import send_apprise
 from incidents.paging.channels.email import send_email
 from incidents.paging.channels.webhook import (  # noqa: F401 (DeliveryError: for callers)
     DeliveryError,
@@ -90,7 +91,7 @@ def contact_method_create(
 ) -> ContactMethod:
     """Add a contact method; with `notify_after`, also a personal rule using it."""
     address = (address or "").strip()
-    check_contact_address(kind, address)
+    check_person_contact(kind, address)
     if ContactMethod.objects.filter(user=user, kind=kind, address=address).exists():
         raise DomainError(
             f"{user.get_username()} already has this {kind} address.", field="address"
@@ -133,6 +134,9 @@ def send(notification: Notification) -> None:
         send_email(
             to=notification.address, subject=subject, body=body, headers=notification.headers
         )
+        return
+    if notification.kind == ContactKind.APPRISE:
+        send_apprise(notification.address, title=subject, body=body, links=notification.links)
         return
     # A handoff is its own markup-free text; everything else leads with its subject.
     text = body if notification.reason == NotificationReason.HANDOFF else f"*{subject}*\n{body}"

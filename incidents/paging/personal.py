@@ -5,15 +5,20 @@ everyone's). Each function takes keyword-only arguments, runs in one transaction
 `DomainError` naming the field at fault. Every change leaves an audit record with its actor.
 """
 
+import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 
 from incidents.core.audit import audit_added, audit_changed, audit_deleted, config_save, snapshot
-from incidents.core.contacts import check_contact_address
+from incidents.core.contacts import check_person_contact
 from incidents.core.errors import DomainError
-from incidents.models import ContactMethod, NotificationRule
-from incidents.paging import delivery
+from incidents.core.timeline import actor_label
+from incidents.models import ContactMethod, Notification, NotificationReason, NotificationRule
+from incidents.paging import delivery, outbox
 
 MAX_DELAY = timedelta(hours=24)
 
@@ -55,7 +60,7 @@ def contact_method_update(
 ) -> ContactMethod:
     _check_actor(owner=method.user, actor=actor, perm="incidents.change_contactmethod")
     address = (address or "").strip()
-    check_contact_address(kind, address)
+    check_person_contact(kind, address)
     clash = ContactMethod.objects.filter(user=method.user, kind=kind, address=address)
     if clash.exclude(pk=method.pk).exists():
         raise DomainError(
@@ -125,3 +130,38 @@ def notification_rule_save(*, rule: NotificationRule, actor=None) -> Notificatio
         raise DomainError("Use one of the person's own contact methods.", field="contact_method")
     _check_delay(rule.delay)
     return config_save(obj=rule, actor=actor)
+
+
+def delivery_log_url(notification: Notification | None = None) -> str:
+    """The delivery log (filtered to one row's id when given), as an absolute URL."""
+    path = reverse("admin:incidents_notification_changelist")
+    if notification is not None:
+        path += f"?id__exact={notification.pk}"
+    return settings.TOCSIN_BASE_URL + path
+
+
+@transaction.atomic
+def contact_method_test(*, method: ContactMethod, actor=None) -> Notification:
+    """Queue a test notification to `method` now, through the outbox like any page: its row in
+    the delivery log says whether it arrived (or what the provider answered)."""
+    _check_actor(owner=method.user, actor=actor, perm="incidents.change_contactmethod")
+    owner = method.user.get_username()
+    context = {
+        "method": str(method),
+        "owner": owner,
+        "actor": actor_label(actor, None),
+        "log_url": delivery_log_url(),
+    }
+    row = outbox.message(
+        key=f"test:method:{method.pk}:{uuid.uuid4().hex}",
+        reason=NotificationReason.TEST,
+        kind=method.kind,
+        address=method.address,
+        recipient=owner,
+        subject=render_to_string("messages/test_subject.txt", context).strip(),
+        body=render_to_string("messages/test.txt", context).strip(),
+        user=method.user,
+    )
+    Notification.objects.filter(pk=row.pk).update(contact_method=method)
+    row.contact_method = method
+    return row
