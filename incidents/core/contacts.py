@@ -25,7 +25,7 @@ def check_contact_address(kind: str, address: str) -> None:
         raise DomainError(
             f"Invalid {kind} address {address!r}: expected {what}.", field="address"
         ) from error
-    if kind == ContactKind.WEBHOOK:
+    if kind in (ContactKind.WEBHOOK, ContactKind.SLACK, ContactKind.MATTERMOST):
         try:
             outbound.check_address(address)
         except outbound.OutboundRefused as error:
