@@ -65,3 +65,29 @@ def test_a_taken_or_malformed_id_is_shown_in_the_form(admin_client):
     assert spaced.status_code == 200
     assert b"one word" in spaced.content
     assert not ChatIdentity.objects.filter(user=bob).exists()
+
+
+def test_my_paging_links_and_unlinks_my_own_chat_account(client):
+    vera = UserFactory(username="vera")
+    client.force_login(vera)
+    page = client.get("/admin/my-paging/")
+    assert page.status_code == 200
+    assert b"Chat identities" in page.content
+    added = client.post(
+        "/admin/my-paging/chat/add/", {"provider": "mattermost", "external_id": "v" * 26}
+    )
+    assert added.status_code == 302
+    identity = ChatIdentity.objects.get()
+    assert identity.user == vera
+    assert ConfigChange.objects.filter(object_id=str(identity.pk), action="added").exists()
+    assert ("v" * 26).encode() in client.get("/admin/my-paging/").content
+    other = UserFactory(username="olga")
+    theirs = ChatIdentity.objects.create(user=other, provider="slack", external_id="U0OLGA")
+    clash = client.post(
+        "/admin/my-paging/chat/add/", {"provider": "slack", "external_id": "U0OLGA"}
+    )
+    assert clash.status_code == 200
+    assert b"linked to another person already" in clash.content
+    assert client.post(f"/admin/my-paging/chat/{theirs.pk}/delete/").status_code == 404
+    assert client.post(f"/admin/my-paging/chat/{identity.pk}/delete/").status_code == 302
+    assert list(ChatIdentity.objects.all()) == [theirs]
