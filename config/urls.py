@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from incidents.admin import people
 from incidents.api import act as act_views
+from incidents.api import chat as chat_api
 from incidents.api import ingest as ingest_api
 from incidents.api.common.errors import api_not_found
 from incidents.core import health
@@ -26,6 +27,11 @@ urlpatterns = [
     # A page's action link (docs/paging.md): the signed token is the credential.
     path("act/<str:token>", act_views.act, name="act"),
     path("api/v1/", include("config.api_urls")),
+    # Slack and Mattermost: slash commands and button clicks (verified in the views).
+    path("chat/slack/commands", chat_api.slack_commands, name="chat-slack-commands"),
+    path("chat/slack/interactions", chat_api.slack_interactions, name="chat-slack-interactions"),
+    path("chat/mattermost/commands", chat_api.mattermost_commands, name="chat-mattermost-commands"),
+    path("chat/mattermost/actions", chat_api.mattermost_actions, name="chat-mattermost-actions"),
     # Endpoints that speak other products' APIs, at their paths, for senders that already do.
     path("v2/enqueue", ingest_api.PagerDutyEnqueue.as_view(), name="pagerduty-enqueue"),
     path("v2/alerts", ingest_api.OpsgenieCreate.as_view(), name="opsgenie-create"),

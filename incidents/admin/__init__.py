@@ -5,6 +5,7 @@ from django.contrib import admin
 from incidents.admin import (
     audit,
     catalogue,
+    chat_identities,
     escalation,
     incidents,
     integrations,
@@ -24,6 +25,7 @@ admin.site.enable_nav_sidebar = False
 __all__ = [
     "audit",
     "catalogue",
+    "chat_identities",
     "escalation",
     "incidents",
     "integrations",

@@ -18,14 +18,15 @@ from django.views.decorators.http import require_POST
 
 from incidents.admin.notify import test_queued
 from incidents.admin.rotation_edits import local_time
-from incidents.core.choices import ContactKind
+from incidents.core.choices import ChatProvider, ContactKind
 from incidents.core.contacts import PERSON_KINDS, mask_address
 from incidents.core.errors import DomainError
-from incidents.models import ContactMethod, NotificationRule
+from incidents.models import ChatIdentity, ContactMethod, NotificationRule
 from incidents.oncall import ical
 from incidents.oncall import schedules as scheduling
 from incidents.paging import delivery as notify
 from incidents.paging import personal
+from incidents.paging.actions import identities as chat_identities
 
 AHEAD = timedelta(days=14)
 
@@ -85,6 +86,16 @@ class RuleForm(forms.Form):
         self.fields["contact_method"].queryset = ContactMethod.objects.filter(user=user)
 
 
+class ChatIdentityForm(forms.Form):
+    provider = forms.ChoiceField(choices=ChatProvider.choices, label="Chat")
+    external_id = forms.CharField(
+        max_length=chat_identities.MAX_EXTERNAL_ID,
+        label="Chat user id",
+        help_text="Slack: your profile, ⋮, Copy member ID (U0123ABCD). Mattermost: Profile, ⋮, "
+        "Copy user ID (26 characters).",
+    )
+
+
 def _refusal(form, error: DomainError) -> None:
     aliases = {"delay": "delay_minutes", "notify_after_seconds": "notify_after_minutes"}
     name = aliases.get(error.field, error.field)
@@ -104,7 +115,7 @@ def _page(request, template: str, **context):
     )
 
 
-def index(request, method_form=None, rule_form=None):
+def index(request, method_form=None, rule_form=None, identity_form=None):
     user = request.user
     methods = list(ContactMethod.objects.filter(user=user).order_by("id"))
     for method in methods:
@@ -137,6 +148,8 @@ def index(request, method_form=None, rule_form=None):
         calendar_url=scheduling.user_calendar(user=user).ical_url,
         method_form=method_form or NewContactMethodForm(),
         rule_form=rule_form or RuleForm(user=user),
+        identities=list(ChatIdentity.objects.filter(user=user).order_by("provider", "id")),
+        identity_form=identity_form or ChatIdentityForm(),
     )
 
 
@@ -244,6 +257,28 @@ def calendar_rotate(request):
     return _done(request, f"New calendar link: {calendar.ical_url} (the old one no longer works).")
 
 
+@require_POST
+def chat_identity_add(request):
+    form = ChatIdentityForm(request.POST)
+    if form.is_valid():
+        try:
+            identity = chat_identities.chat_identity_add(
+                user=request.user, actor=request.user, **form.cleaned_data
+            )
+        except DomainError as error:
+            _refusal(form, error)
+        else:
+            return _done(request, f"Linked {identity}.")
+    return index(request, identity_form=form)
+
+
+@require_POST
+def chat_identity_delete(request, pk: int):
+    identity = get_object_or_404(ChatIdentity, pk=pk, user=request.user)
+    chat_identities.chat_identity_remove(identity=identity, actor=request.user)
+    return _done(request, f"Unlinked {identity}.")
+
+
 def _staff(view):
     return admin.site.admin_view(view)
 
@@ -257,5 +292,9 @@ urlpatterns = [
     path("rules/add/", _staff(rule_add), name="my-paging-rule-add"),
     path("rules/<int:pk>/", _staff(rule_edit), name="my-paging-rule-edit"),
     path("rules/<int:pk>/delete/", _staff(rule_delete), name="my-paging-rule-delete"),
+    path("chat/add/", _staff(chat_identity_add), name="my-paging-chat-identity-add"),
+    path(
+        "chat/<int:pk>/delete/", _staff(chat_identity_delete), name="my-paging-chat-identity-delete"
+    ),
     path("calendar/rotate/", _staff(calendar_rotate), name="my-paging-calendar-rotate"),
 ]

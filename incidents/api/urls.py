@@ -1,6 +1,15 @@
 from django.urls import path
 
-from incidents.api import alerts, escalation, ingest, integrations, oncall, rotations, views
+from incidents.api import (
+    alerts,
+    chat_identities,
+    escalation,
+    ingest,
+    integrations,
+    oncall,
+    rotations,
+    views,
+)
 
 urlpatterns = [
     path("alerts/", alerts.AlertList.as_view(), name="alert-list"),
@@ -57,6 +66,16 @@ urlpatterns = [
         "users/<str:username>/contact-methods/<int:pk>/test/",
         escalation.UserContactMethodTest.as_view(),
         name="user-contact-method-test",
+    ),
+    path(
+        "users/<str:username>/chat-identities/",
+        chat_identities.UserChatIdentities.as_view(),
+        name="user-chat-identities",
+    ),
+    path(
+        "users/<str:username>/chat-identities/<int:pk>/",
+        chat_identities.UserChatIdentity.as_view(),
+        name="user-chat-identity",
     ),
     path(
         "incidents/<int:pk>/escalate/",

@@ -38,6 +38,7 @@ from incidents.models import (
     NotificationStatus,
 )
 from incidents.paging import deadlines as timers
+from incidents.paging.channels import chat
 from incidents.paging.channels.apprise import send_apprise
 from incidents.paging.channels.email import send_email
 from incidents.paging.channels.webhook import (  # noqa: F401 (DeliveryError: for callers)
@@ -138,6 +139,9 @@ def send(notification: Notification) -> None:
     if notification.kind == ContactKind.APPRISE:
         send_apprise(notification.address, title=subject, body=body, links=notification.links)
         return
+    if notification.kind in (ContactKind.SLACK, ContactKind.MATTERMOST):
+        chat.send(notification, subject, body)  # buttons on pages; a click's update (CHAT)
+        return
     # A handoff is its own markup-free text; everything else leads with its subject.
     text = body if notification.reason == NotificationReason.HANDOFF else f"*{subject}*\n{body}"
     post_webhook(notification.address, text, message_id=notification.delivery_id)
@@ -187,8 +191,9 @@ def _still_wanted(notification: Notification) -> bool:
     if notification.incident_id is None or notification.reason in (
         NotificationReason.FOLLOWUP,
         NotificationReason.RESOLVED,
+        NotificationReason.CHAT,
     ):
-        return True  # about no incident, or about a resolved one
+        return True  # about no incident, or about a resolved one (a chat update says who)
     incident = notification.incident
     if incident.status == IncidentStatus.RESOLVED:
         return False
