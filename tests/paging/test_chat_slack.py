@@ -9,6 +9,7 @@ from incidents.core.lifecycle import incident_resolve
 from incidents.models import Incident, Notification, Responder, TeamChannel
 from incidents.paging import sweep as timer_sweep
 from incidents.paging.delivery import contact_method_create, deliver_due
+from incidents.paging.outbox import message
 from incidents.paging.policies import StepInput, escalation_policy_create, team_channel_save
 from tests.factories import ServiceFactory, make_incident, make_schedule
 from tests.paging.chat_helpers import SLACK_SECRET, link, person, slack_command, slack_post
@@ -349,3 +350,18 @@ def test_an_unsigned_click_is_refused_and_changes_nothing(client, alice, sink, s
     assert click(client, "U0ALICE", incident, "acknowledge", sink.url + "/x").status_code == 401
     assert Incident.objects.get(pk=incident.pk).status == "triggered"
     assert not Notification.objects.filter(reason="chat").exists()
+
+
+def test_a_handoff_to_a_slack_address_is_plain_text(sink):
+    message(
+        key="handoff:test:1",
+        reason="handoff",
+        kind="slack",
+        address=sink.url + "/handoff",
+        recipient="#oncall",
+        subject="Handoff",
+        body="Platform primary: <Bob> is on call now.",
+    )
+    deliver_due()
+    [body] = sink.bodies("/handoff")
+    assert body == {"text": "Platform primary: &lt;Bob&gt; is on call now."}
