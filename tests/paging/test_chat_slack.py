@@ -9,6 +9,7 @@ from incidents.core.lifecycle import incident_resolve
 from incidents.models import Incident, Notification, Responder, TeamChannel
 from incidents.paging import sweep as timer_sweep
 from incidents.paging.delivery import contact_method_create, deliver_due
+from incidents.paging.outbox import message
 from incidents.paging.policies import StepInput, escalation_policy_create, team_channel_save
 from tests.factories import ServiceFactory, make_incident, make_schedule
 from tests.paging.chat_helpers import SLACK_SECRET, link, person, slack_command, slack_post
@@ -300,3 +301,67 @@ def test_a_page_to_a_slack_team_channel_carries_the_buttons(sink):
     assert buttons["acknowledge"]["style"] == "primary"
     assert buttons["escalate"]["style"] == "danger"
     assert buttons["open"]["url"].endswith(f"/admin/incidents/incident/{incident.pk}/change/")
+
+
+def test_escalate_pages_the_next_step_now(client, alice):
+    lee = person("lee", "Lee", "Park")
+    policy = escalation_policy_create(
+        name="Checkout",
+        steps=[
+            StepInput(delay=timedelta(0), targets=[alice]),
+            StepInput(delay=timedelta(minutes=15), targets=[lee]),
+        ],
+    )
+    incident = make_incident(services=[ServiceFactory(slug="checkout", escalation_policy=policy)])
+    timer_sweep.escalation_sweep(budget_seconds=5, grace_seconds=0)
+    assert not Notification.objects.filter(incident=incident, user=lee).exists()
+    body = slack_command(client, "U0ALICE", f"escalate {incident.reference}").json()
+    assert body["response_type"] == "in_channel"
+    assert body["text"].startswith(f"{incident.reference} escalated by Alice Ng")
+    assert Notification.objects.filter(incident=incident, user=lee, reason="page").exists()
+    assert "Alice Ng via Slack" in labels(incident)
+
+
+def test_a_resolve_click_updates_the_message_although_the_incident_is_resolved(client, alice, sink):
+    incident = make_incident()
+    assert click(client, "U0ALICE", incident, "resolve", sink.url + "/u").status_code == 200
+    assert Incident.objects.get(pk=incident.pk).status == "resolved"
+    deliver_due()
+    [update] = sink.bodies("/u")
+    assert update["replace_original"] is True
+    assert update["text"].startswith(f"{incident.reference} resolved by Alice Ng via Slack.")
+    [actions] = [b for b in update["blocks"] if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions["elements"]] == ["open"]
+
+
+def test_an_unlinked_click_is_answered_with_how_to_link(client, sink):
+    incident = make_incident()
+    assert click(client, "U0NOBODY", incident, "acknowledge", sink.url + "/n").status_code == 200
+    assert Incident.objects.get(pk=incident.pk).status == "triggered"
+    deliver_due()
+    [note] = sink.bodies("/n")
+    assert note["response_type"] == "ephemeral"
+    assert "is not linked to a Tocsin user" in note["text"]
+
+
+def test_an_unsigned_click_is_refused_and_changes_nothing(client, alice, sink, settings):
+    incident = make_incident()
+    settings.SLACK_SIGNING_SECRET = "another-secret"
+    assert click(client, "U0ALICE", incident, "acknowledge", sink.url + "/x").status_code == 401
+    assert Incident.objects.get(pk=incident.pk).status == "triggered"
+    assert not Notification.objects.filter(reason="chat").exists()
+
+
+def test_a_handoff_to_a_slack_address_is_plain_text(sink):
+    message(
+        key="handoff:test:1",
+        reason="handoff",
+        kind="slack",
+        address=sink.url + "/handoff",
+        recipient="#oncall",
+        subject="Handoff",
+        body="Platform primary: <Bob> is on call now.",
+    )
+    deliver_due()
+    [body] = sink.bodies("/handoff")
+    assert body == {"text": "Platform primary: &lt;Bob&gt; is on call now."}
