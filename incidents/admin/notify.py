@@ -9,7 +9,7 @@ from incidents.admin.audit import DomainAdmin
 from incidents.admin.people import PeoplePickers
 from incidents.admin.readonly import ReadOnlyAdmin
 from incidents.admin.secrets import SecretAddressAdmin, SecretAddressForm, masked_address
-from incidents.core.contacts import mask_address
+from incidents.core.contacts import PERSON_KINDS, mask_address
 from incidents.core.errors import DomainError
 from incidents.core.formatting import badge
 from incidents.models import ContactMethod, Notification, NotificationRule
@@ -39,6 +39,12 @@ class NotificationRuleInline(admin.TabularInline):
 
 class ContactMethodForm(SecretAddressForm):
     person = True  # email, webhook or apprise: Slack and Mattermost buttons are for channels
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("kind")
+        if field is not None:
+            field.choices = [(k, v) for k, v in field.choices if not k or k in PERSON_KINDS]
 
 
 @admin.register(ContactMethod)

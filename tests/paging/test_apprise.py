@@ -11,7 +11,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.core.lifecycle import incident_acknowledge
-from incidents.models import Notification, NotificationRule, NotificationStatus, TimelineEvent
+from incidents.models import (
+    Notification,
+    NotificationRule,
+    NotificationStatus,
+    TeamChannel,
+    TimelineEvent,
+)
 from incidents.paging import delivery
 from incidents.paging import engine as escalation
 from incidents.paging.channels.apprise import link_fields
@@ -230,3 +236,15 @@ def test_without_acknowledge_the_email_follows_the_push(pat, sink, port):
 
     assert notification_deliver(notification_id=row.pk, now=now + timedelta(minutes=3)) == "sent"
     assert [m.to for m in mail.outbox] == [["pat.sms@example.com"]]
+
+
+def test_a_team_channel_of_kind_apprise_gets_the_page(sink, port):
+    channel = TeamChannel.objects.create(
+        name="#checkout-push", kind="apprise", address=f"json://127.0.0.1:{port}/team"
+    )
+    incident = paged_incident(channel)
+
+    assert delivery.deliver_due() == 1
+
+    [body] = sink.bodies("/team")
+    assert incident.reference in body["title"] and "Severity: P1" in body["message"]

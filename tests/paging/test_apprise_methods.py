@@ -76,6 +76,8 @@ def test_admin_form_names_the_problem(admin_client, pat):
     )
     assert answer.status_code == 200
     assert "Unknown Apprise scheme pigeon://" in answer.content.decode()
+    assert 'value="apprise"' in answer.content.decode()
+    assert 'value="mattermost"' not in answer.content.decode()
     assert not ContactMethod.objects.exists()
 
 
