@@ -1,6 +1,8 @@
 """Apprise contact methods (issue 13): checked on save by Apprise's own parsing and the outbound
 policy, masked after saving in every page and answer, and "Send test notification"."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -87,8 +89,13 @@ def test_my_paging_refuses_a_bad_url_and_offers_no_slack_kind(client, responder)
         reverse("my-paging-method-add"), {"kind": "apprise", "address": "gotify://x.example.com"}
     )
     assert answer.status_code == 200
-    assert "An invalid Gotify Token" in answer.content.decode()
-    assert 'value="slack"' not in answer.content.decode()
+    page = answer.content.decode()
+    assert "An invalid Gotify Token" in page
+    # The contact method's kind picker (the page's chat-identity form offers Slack, rightly).
+    kinds = re.search(r'<select name="kind".*?</select>', page, re.S).group(0)
+    assert 'value="apprise"' in kinds
+    assert 'value="slack"' not in kinds
+    assert 'value="mattermost"' not in kinds
     assert not ContactMethod.objects.exists()
 
 
