@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -83,6 +84,34 @@ def test_ntfy_page_names_the_incident_and_its_severity(pat, sink, port):
     assert (row.kind, row.status, row.attempts) == ("apprise", "sent", 1)
     assert TimelineEvent.objects.filter(
         incident=incident, message="Sent page to pat by apprise (ntfy://••••)."
+    ).exists()
+
+
+def test_a_delivered_ntfy_page_carries_the_acknowledge_link_that_acts(
+    responder, sink, port, client
+):
+    """The outbox's own links, end to end: the phone's Acknowledge button is the page's link."""
+    contact_method_create(
+        user=responder, kind="apprise", address=f"ntfy://127.0.0.1:{port}/rita-pager"
+    )
+    incident = paged_incident(responder)
+
+    assert delivery.deliver_due() == 1
+
+    [request] = sink.requests()
+    message = request["body"]["message"]
+    link = next(line for line in message.splitlines() if line.startswith("Acknowledge: "))
+    url = link.removeprefix("Acknowledge: ")
+    assert "/act/" in url
+    assert f"view, Acknowledge, {url}" in request["headers"]["x-actions"]
+    path = url.removeprefix(settings.TOCSIN_BASE_URL)
+    token = path.rsplit("/", 1)[-1]
+    answer = client.post(path, {"token": token})
+    assert answer.status_code == 200
+    incident.refresh_from_db()
+    assert incident.status == "acknowledged"
+    assert incident.timeline.filter(
+        actor=responder, actor_label__endswith="via page link", after__status="acknowledged"
     ).exists()
 
 
