@@ -145,9 +145,11 @@ class EscalationStepInline(admin.TabularInline):
     verbose_name_plural = "steps"
 
     def get_queryset(self, request):
+        # The policy too: each row's change link names its step by its policy.
         return (
             super()
             .get_queryset(request)
+            .select_related("policy")
             .prefetch_related(
                 Prefetch(
                     "targets",

@@ -391,3 +391,26 @@ def test_two_incidents_opened_at_once_get_two_different_people(service):
     ]
     assert sorted(turns) == ["alice", "alice", "bob", "bob", "carol", "carol"]
     assert round_robin_target(service.escalation_policy).next_index == 0
+
+
+@pytest.mark.django_db
+def test_the_policy_page_costs_the_same_queries_however_many_round_robins(
+    admin_client, django_assert_max_num_queries, people
+):
+    extra = [UserFactory(username=f"extra{n}") for n in range(8)]
+    for count in (1, 8):
+        policy = escalation_policy_create(
+            name=f"Many {count}",
+            steps=[
+                StepInput(
+                    delay=timedelta(minutes=n), targets=[RoundRobin(users=[*people, extra[n]])]
+                )
+                for n in range(count)
+            ],
+        )
+        with django_assert_max_num_queries(22):
+            answer = admin_client.get(
+                reverse("admin:incidents_escalationpolicy_change", args=[policy.pk])
+            )
+        assert answer.status_code == 200
+        assert f"Round robin: alice → bob → carol → extra{count - 1}" in answer.content.decode()
