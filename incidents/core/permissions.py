@@ -139,6 +139,10 @@ MANAGE = [
     "incidents.add_notificationrule",
     "incidents.change_notificationrule",
     "incidents.delete_notificationrule",
+    # Linking someone's Slack or Mattermost account (one's own needs no permission).
+    "incidents.view_chatidentity",
+    "incidents.add_chatidentity",
+    "incidents.delete_chatidentity",
 ]
 
 STAFF_GROUPS: dict[str, list[str]] = {

@@ -346,5 +346,9 @@ def warm_up() -> None:
         get_resolver().url_patterns  # noqa: B018 (imports every URLconf module)
         for name in ("page", "page_subject", "reminder", "reminder_subject", "_links"):
             get_template(f"messages/{name}.txt")
+        # Apprise loads its plugins on first use: pay that here, not in a page's first send.
+        import apprise
+
+        apprise.Apprise()
     except Exception:
         logger.exception("Warming up the page templates failed; pages render on first use.")
