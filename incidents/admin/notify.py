@@ -47,11 +47,24 @@ class ContactMethodForm(SecretAddressForm):
             field.choices = [(k, v) for k, v in field.choices if not k or k in PERSON_KINDS]
 
 
+class PersonKindFilter(admin.SimpleListFilter):
+    """The kinds a person's method can be (team-channel kinds would only ever list nothing)."""
+
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [(kind.value, kind.label) for kind in PERSON_KINDS]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
 @admin.register(ContactMethod)
 class ContactMethodAdmin(PeoplePickers, SecretAddressAdmin, DomainAdmin):
     form = ContactMethodForm
     list_display = ("user", "kind", "masked_address", "label", "created_at")
-    list_filter = ("kind",)
+    list_filter = (PersonKindFilter,)
     list_select_related = ("user",)
     # Not by address: searching it would let anyone guess a secret URL piece by piece.
     search_fields = ("user__username", "label")

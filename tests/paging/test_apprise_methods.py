@@ -213,3 +213,17 @@ def test_api_test_answers_202_for_ones_own_and_403_for_someone_elses(responder, 
     assert Notification.objects.filter(reason="test").count() == 1
     delivery.deliver_due()
     assert len(sink.bodies("/r")) == 1 and sink.bodies("/p") == []
+
+
+def test_contact_method_list_filters_by_the_kinds_a_person_can_have(admin_client):
+    kim = UserFactory(username="kim")
+    contact_method_create(user=kim, kind="apprise", address="ntfy://ntfy.example.com/kim")
+    page = admin_client.get(reverse("admin:incidents_contactmethod_changelist"))
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "?kind=apprise" in text and "?kind=email" in text
+    assert "?kind=slack" not in text and "?kind=mattermost" not in text
+    filtered = admin_client.get(
+        reverse("admin:incidents_contactmethod_changelist"), {"kind": "email"}
+    )
+    assert "0 contact methods" in filtered.content.decode()
