@@ -147,6 +147,8 @@ class EscalationTarget(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.type == TargetType.ROUND_ROBIN:
+            return "Round robin (its people are on the policy's page)"
         thing = self.schedule or self.user or self.channel
         return f"{self.get_type_display()}: {thing}"
 
