@@ -137,3 +137,42 @@ def succeeded(log: Path, task: str, event: str = " succeeded in ") -> int:
     """How many runs of `task` the worker log reports as finished (or as another `event`)."""
     text = log.read_text() if log.exists() else ""
     return sum(1 for line in text.splitlines() if f"{task}[" in line and event in line)
+
+
+# Lines every sweep writes once a second: a failure report keeps the rest of the story.
+_SWEEP_NOISE = ("Scheduler: Sending due task", "_sweep[")
+
+
+def process_logs(folder: Path, *, keep: int = 6000) -> str:
+    """The worker and beat logs of a test, for its failure message: each log's last `keep`
+    characters once the once-a-second sweep lines are left out, then who holds what in the
+    database (a transaction left open in some process is what makes rows look locked)."""
+    parts = []
+    for path in sorted(folder.glob("*.log")):
+        lines = [
+            line
+            for line in path.read_text().splitlines()
+            if not any(n in line for n in _SWEEP_NOISE)
+        ]
+        parts.append(f"--- {path.name}\n" + "\n".join(lines)[-keep:])
+    return "\n".join([*parts, database_sessions()])
+
+
+def database_sessions() -> str:
+    """On PostgreSQL, the other sessions of the test database: state, how long their
+    transaction has been open, what they wait for and their last query."""
+    if connection.vendor != "postgresql":
+        return ""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid, state, now() - xact_start, wait_event_type, wait_event, left(query, 300)"
+                " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND state IS NOT NULL AND state <> 'idle'"
+            )
+            rows = cursor.fetchall()
+    except Exception as error:  # a report must not hide the failure it reports
+        return f"--- database sessions: could not read them ({error})"
+    return "--- database sessions (not idle)\n" + "\n".join(
+        " | ".join(map(str, row)) for row in rows
+    )

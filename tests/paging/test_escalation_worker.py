@@ -16,7 +16,15 @@ from incidents.paging.delivery import contact_method_create
 from incidents.paging.policies import StepInput, escalation_policy_create
 from tests.factories import ServiceFactory, UserFactory, make_incident, make_schedule
 from tests.webhook_sink import WebhookSink
-from tests.worker_stack import flush_broker, kill, spawn, succeeded, wait_for, worker_env
+from tests.worker_stack import (
+    flush_broker,
+    kill,
+    process_logs,
+    spawn,
+    succeeded,
+    wait_for,
+    worker_env,
+)
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -64,9 +72,7 @@ class Stack:
         return succeeded(self.worker_log, SWEEP)
 
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.tmp.glob("*.log"))
-        )
+        return process_logs(self.tmp)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from incidents.paging.delivery import contact_method_create
 from incidents.paging.policies import StepInput, escalation_policy_create
 from tests.factories import ServiceFactory, UserFactory, make_incident
 from tests.webhook_sink import WebhookSink
-from tests.worker_stack import flush_broker, kill, spawn, wait_for, worker_env
+from tests.worker_stack import flush_broker, kill, process_logs, spawn, wait_for, worker_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -52,9 +52,7 @@ class Stack:
             kill(process)
 
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.tmp.glob("*.log"))
-        )
+        return process_logs(self.tmp)
 
 
 @pytest.fixture
