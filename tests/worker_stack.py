@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
@@ -30,11 +30,28 @@ CELERY = str(Path(sys.executable).with_name("celery"))
 TEST_BROKER_DIR = Path(tempfile.mkdtemp(prefix="tocsin-test-broker-"))
 
 
+def _own_redis_database(url: str, worker: str) -> str:
+    """The Redis URL of pytest-xdist process `gwN`: the configured database for gw0, the N-th
+    one below it (wrapping at 0 to 15) for the others, so no process consumes another's tasks."""
+    parts = urlsplit(url)
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base - index) % 16}"))
+
+
 def use_test_broker() -> None:
-    """Point this process's publishing at TEST_BROKER_DIR (before anything is published)."""
+    """Give this pytest process a broker of its own (before anything is published): its own
+    Redis database, or its own folder TEST_BROKER_DIR for the filesystem broker."""
+    from config.celery import app, ensure_broker_dirs
+
+    if uses_redis():
+        url = _own_redis_database(
+            settings.CELERY_BROKER_URL, os.environ.get("PYTEST_XDIST_WORKER", "")
+        )
+        settings.CELERY_BROKER_URL = app.conf.broker_url = url
+        return
     if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
         return
-    from config.celery import app, ensure_broker_dirs
 
     app.conf.broker_transport_options = {
         **app.conf.broker_transport_options,
