@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -288,6 +289,27 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 TOCSIN_TIMER_SWEEP_SECONDS = env.float("TOCSIN_TIMER_SWEEP_SECONDS", default=5.0)
 TOCSIN_HANDOFF_SWEEP_SECONDS = env.float("TOCSIN_HANDOFF_SWEEP_SECONDS", default=15.0)
 TOCSIN_INGEST_MAX_BODY_BYTES = 512 * 1024
+# The ingest inbox (docs/ingestion.md): accepted requests are committed to it before their 202.
+# "worker": ingest workers (`manage.py ingest_worker`) apply them; "request": each request
+# applies its own row before answering (the SQLite default: one writer anyway).
+TOCSIN_INGEST_APPLY = env.str(
+    "TOCSIN_INGEST_APPLY",
+    default="request" if DATABASES["default"]["ENGINE"].endswith("sqlite3") else "worker",
+)
+if TOCSIN_INGEST_APPLY not in ("worker", "request"):
+    raise ImproperlyConfigured('TOCSIN_INGEST_APPLY must be "worker" or "request".')
+# One batch: at most this many rows, and this many events (a larger row goes alone).
+TOCSIN_INBOX_BATCH_ROWS = env.int("TOCSIN_INBOX_BATCH_ROWS", default=200)
+TOCSIN_INBOX_BATCH_EVENTS = env.int("TOCSIN_INBOX_BATCH_EVENTS", default=2000)
+# An idle ingest worker looks again this often (PostgreSQL's NOTIFY wakes it at once anyway).
+TOCSIN_INBOX_POLL_SECONDS = env.float("TOCSIN_INBOX_POLL_SECONDS", default=1.0)
+# Applied rows are kept this long, for Opsgenie's request status.
+TOCSIN_INBOX_KEEP_HOURS = env.float("TOCSIN_INBOX_KEEP_HOURS", default=24)
+# /health/ingest answers 503 once the oldest unapplied event is older than this.
+TOCSIN_INGEST_BACKLOG_SECONDS = env.float("TOCSIN_INGEST_BACKLOG_SECONDS", default=30)
+# An integration's token is looked up once per web process for this long: a rotated or
+# disabled token stops working within it.
+TOCSIN_INGEST_AUTH_CACHE_SECONDS = env.float("TOCSIN_INGEST_AUTH_CACHE_SECONDS", default=5)
 # Paging delivery: attempts per notification, exponential backoff (base doubling up to a cap)
 # and the webhook timeout.
 TOCSIN_NOTIFY_MAX_ATTEMPTS = env.int("TOCSIN_NOTIFY_MAX_ATTEMPTS", default=6)

@@ -146,3 +146,26 @@ class FlexibleDateTimeField(serializers.DateTimeField):
             return parse_instant(value, bounded=False)
         except InstantError as error:
             raise serializers.ValidationError(str(error), code="invalid") from error
+
+
+# --- the inbox's form of an event ----------------------------------------------------------
+_INSTANTS = ("started_at", "ended_at")
+
+
+def event_to_json(event: AlertEvent) -> dict[str, Any]:
+    """The event as the inbox stores it (JSON): instants as ISO 8601, empty fields left out."""
+    out: dict[str, Any] = {}
+    for name in AlertEvent.__dataclass_fields__:
+        value = getattr(event, name)
+        if value in ("", None, {}) and name != "action":
+            continue
+        out[name] = value.isoformat() if name in _INSTANTS else value
+    return out
+
+
+def event_from_json(data: dict[str, Any]) -> AlertEvent:
+    values = dict(data)
+    for name in _INSTANTS:
+        if values.get(name):
+            values[name] = datetime.fromisoformat(values[name])
+    return AlertEvent(**values)

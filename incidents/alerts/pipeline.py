@@ -46,7 +46,7 @@ class IngestOutcome:
 
 
 def integration_admit(*, integration: Integration, events: int, now: datetime | None = None) -> int:
-    """Count one request against the integration's per-minute limit and stamp its stats.
+    """Count one request against the integration's per-minute limit.
 
     Returns 0 when admitted, else the seconds until the window reopens (nothing written). Runs
     in its own short transaction before the ingest one, so the integration row (which every
@@ -72,17 +72,14 @@ def _admit(integration: Integration, events: int, now: datetime) -> int:
         UPDATE {table} SET
             rate_window_count = CASE WHEN rate_window_start = %s
                                      THEN rate_window_count + 1 ELSE 1 END,
-            rate_window_start = %s,
-            alert_count = alert_count + %s,
-            last_alert_at = %s
+            rate_window_start = %s
         WHERE id = %s
           AND (rate_limit_per_minute = 0 OR rate_window_start IS NULL
                OR rate_window_start <> %s OR rate_window_count < rate_limit_per_minute)
     """
-    at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         # Every SET expression sees the row as it was: a new window starts counting at 1.
-        cursor.execute(sql, [window, window, events, at, integration.pk, window])
+        cursor.execute(sql, [window, window, integration.pk, window])
         admitted = cursor.rowcount
     return 0 if admitted else max(1, 60 - now.second)
 

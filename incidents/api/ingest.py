@@ -28,11 +28,11 @@ from rest_framework.views import APIView
 
 from incidents.alerts.events import ACKNOWLEDGE, RESOLVE, AlertEvent, InvalidPayload
 from incidents.alerts.parsers import alertmanager, generic, grafana, opsgenie, pagerduty
-from incidents.alerts.pipeline import alert_ingest, integration_admit
+from incidents.alerts.inbox import Accepted, inbox_accept
+from incidents.alerts.pipeline import integration_admit
 from incidents.api.common.bodies import JSONParser, declared_length, json_loads, size_text
 from incidents.api.common.errors import UNAVAILABLE_RETRY_AFTER
 from incidents.api.schema import AutoSchema
-from incidents.core.hooks import HookFailed
 from incidents.core.locks import is_retryable
 from incidents.models import Integration, IntegrationKind
 from incidents.models.alert import hash_token
@@ -140,7 +140,11 @@ def parse_or_refuse(parse: Callable[..., list[AlertEvent]], *args, **kwargs) -> 
 # When applying the events failed on our side and nothing was stored: the sender retries.
 
 
-def admit_and_ingest(integration: Integration, events: list[AlertEvent]):
+def admit_and_accept(
+    integration: Integration, events: list[AlertEvent], *, action: str = "ingest", alias: str = ""
+) -> Accepted:
+    """Count the request against the integration's limit, then commit its events to the
+    inbox (applied there and then where ingestion applies in the request)."""
     retry_after = integration_admit(integration=integration, events=len(events))
     if retry_after:
         raise Refused(
@@ -150,11 +154,7 @@ def admit_and_ingest(integration: Integration, events: list[AlertEvent]):
             headers={"Retry-After": str(retry_after)},
         )
     try:
-        return alert_ingest(integration=integration, events=events)
-    except HookFailed as failed:
-        # A required hook (starting an incident's escalation) failed: the whole request was
-        # rolled back, so the sender must send it again.
-        message = failed.message
+        return inbox_accept(integration=integration, events=events, action=action, alias=alias)
     except OperationalError as error:
         if not is_retryable(error):
             raise
@@ -170,7 +170,12 @@ def admit_and_ingest(integration: Integration, events: list[AlertEvent]):
 class AcceptedSerializer(serializers.Serializer):
     status = serializers.CharField(help_text='"accepted"')
     alerts = serializers.IntegerField(help_text="Alert events in the request.")
-    incidents = serializers.ListField(child=serializers.IntegerField(), help_text="Incident ids.")
+    incidents = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Incident ids, when the request was applied before the answer; empty when it "
+        "waits in the inbox for an ingest worker.",
+    )
+    request_id = serializers.UUIDField(help_text="The request's inbox row.")
 
 
 class GenericAcceptedSerializer(AcceptedSerializer):
@@ -242,11 +247,13 @@ class IngestView(APIView):
         body = refused.errors or {"detail": refused.message}
         return Response(body, status=refused.status, headers=refused.headers)
 
-    def accepted(self, events, outcome, **extra) -> Response:
+    def accepted(self, events, accepted: Accepted, **extra) -> Response:
+        outcome = accepted.outcome
         body = {
             "status": "accepted",
             "alerts": len(events),
-            "incidents": sorted(outcome.incidents),
+            "incidents": sorted(outcome.incidents) if outcome else [],
+            "request_id": str(accepted.row.request_id),
             **extra,
         }
         return Response(body, status=202)
@@ -271,10 +278,10 @@ class AlertmanagerWebhook(IngestView):
             integration = authenticate(bearer_or_basic_token(request), self.kind)
             data = parse_json(body)
             events = parse_or_refuse(self.parse, data)
-            outcome = admit_and_ingest(integration, events)
+            accepted = admit_and_accept(integration, events)
         except Refused as refused:
             return self.plain_refusal(refused)
-        return self.accepted(events, outcome)
+        return self.accepted(events, accepted)
 
 
 class GrafanaWebhook(AlertmanagerWebhook):
@@ -313,10 +320,10 @@ class GenericWebhook(IngestView):
             integration = authenticate(header_token(request, "Bearer"), self.kind)
             data = parse_json(body)
             events = parse_or_refuse(generic.parse, data)
-            outcome = admit_and_ingest(integration, events)
+            accepted = admit_and_accept(integration, events, alias=events[0].dedup_key)
         except Refused as refused:
             return self.plain_refusal(refused)
-        return self.accepted(events, outcome, dedup_key=events[0].dedup_key)
+        return self.accepted(events, accepted, dedup_key=events[0].dedup_key)
 
 
 class PagerDutyEnqueue(IngestView):
@@ -340,7 +347,7 @@ class PagerDutyEnqueue(IngestView):
                 raise Refused(400, "Event object is invalid", errors={"routing_key": ["required"]})
             integration = authenticate(routing_key, IntegrationKind.PAGERDUTY)
             events = parse_or_refuse(pagerduty.parse, data)
-            admit_and_ingest(integration, events)
+            admit_and_accept(integration, events, alias=events[0].dedup_key)
         except Refused as refused:
             return self.refusal(refused)
         body = {"status": "success", "message": "Event processed", "dedup_key": events[0].dedup_key}
@@ -366,9 +373,11 @@ class PagerDutyEnqueue(IngestView):
 class OpsgenieView(IngestView):
     """Opsgenie alert API: `Authorization: GenieKey <token>`, 202 with a request id."""
 
-    def answer(self, started: float, **body) -> Response:
+    action = "create"
+
+    def answer(self, started: float, request_id, **body) -> Response:
         took = round(time.perf_counter() - started, 3)
-        return Response({**body, "took": took, "requestId": str(uuid.uuid4())}, status=202)
+        return Response({**body, "took": took, "requestId": str(request_id)}, status=202)
 
     def refusal(self, started: float, refused: Refused) -> Response:
         body = {"message": refused.message}
@@ -385,10 +394,11 @@ class OpsgenieView(IngestView):
             integration = authenticate(header_token(request, "GenieKey"), IntegrationKind.OPSGENIE)
             data = parse_json(body)
             events = parse_or_refuse(parse, data)
-            admit_and_ingest(integration, events)
+            alias = events[0].dedup_key if events and events[0].alert_id is None else ""
+            accepted = admit_and_accept(integration, events, action=self.action, alias=alias)
         except Refused as refused:
             return self.refusal(started, refused)
-        return self.answer(started, result="Request will be processed")
+        return self.answer(started, accepted.row.request_id, result="Request will be processed")
 
 
 class OpsgenieCreate(OpsgenieView):
@@ -415,7 +425,8 @@ IDENTIFIER_TYPE = OpenApiParameter(
 
 
 class OpsgenieClose(OpsgenieView):
-    action = RESOLVE
+    event_action = RESOLVE
+    action = "close"
 
     @extend_schema(
         operation_id="ingest_opsgenie_close",
@@ -429,7 +440,7 @@ class OpsgenieClose(OpsgenieView):
     def post(self, request, identifier: str):
         def parse(data):
             return opsgenie.parse_action(
-                action=self.action,
+                action=self.event_action,
                 identifier=identifier,
                 identifier_type=request.query_params.get("identifierType"),
                 payload=data,
@@ -439,7 +450,8 @@ class OpsgenieClose(OpsgenieView):
 
 
 class OpsgenieAcknowledge(OpsgenieClose):
-    action = ACKNOWLEDGE
+    event_action = ACKNOWLEDGE
+    action = "acknowledge"
 
     @extend_schema(
         operation_id="ingest_opsgenie_acknowledge",

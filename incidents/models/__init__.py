@@ -16,6 +16,7 @@ from incidents.models.escalation import (
     TargetType,
     TeamChannel,
 )
+from incidents.models.inbox import InboxEvent, InboxState
 from incidents.models.incident import (
     Incident,
     IncidentCounter,
@@ -47,6 +48,8 @@ from incidents.models.service import Service, Severity
 from incidents.models.status import Subscriber
 
 __all__ = [
+    "InboxEvent",
+    "InboxState",
     "ActionLinkUse",
     "Alert",
     "AlertQuerySet",

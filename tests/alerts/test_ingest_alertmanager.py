@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from incidents.core.choices import IncidentStatus, TimelineKind
-from incidents.models import Alert, Incident, Integration, TimelineEvent
+from incidents.models import Alert, InboxEvent, Incident, Integration, TimelineEvent
 from tests.factories import make_integration
 from tests.ingest_payloads import am_alert, am_notification
 
@@ -29,7 +29,13 @@ def test_firing_alert_opens_a_triggered_incident_on_the_integration_service(clie
 
     assert response.status_code == 202, response.content
     incident = Incident.objects.get()
-    assert response.json() == {"status": "accepted", "alerts": 1, "incidents": [incident.pk]}
+    body = response.json()
+    assert body == {
+        "status": "accepted",
+        "alerts": 1,
+        "incidents": [incident.pk],
+        "request_id": str(InboxEvent.objects.get().request_id),
+    }
     assert incident.title == "Checkout 5xx rate above 5%"
     assert incident.status == IncidentStatus.TRIGGERED
     assert incident.severity.key == "P1"  # severity=critical

@@ -1,12 +1,16 @@
-"""A required hook that fails (starting or stopping an incident's escalation) fails the whole
-ingestion request: 503 with Retry-After, nothing stored, and the sender's retry goes through."""
+"""A required hook that fails (starting or stopping an incident's escalation) while an inbox row
+is applied: the request was accepted (202, its events are in the inbox), nothing of it is
+applied half-way, the row stays pending with the error and a backoff, and once paging works
+again it is applied, once."""
 
 import json
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from incidents.models import Alert, Incident, IncidentEscalation, TimelineEvent
+from incidents.alerts.inbox import inbox_drain, inbox_retry_now
+from incidents.models import Alert, InboxEvent, Incident, IncidentEscalation, TimelineEvent
 from incidents.paging.policies import StepInput, escalation_policy_create
 from tests import broken_hooks
 from tests.factories import UserFactory, make_integration
@@ -36,13 +40,22 @@ def generic(client, token, **fields):
     )
 
 
-def nothing_stored():
+def nothing_applied():
     return not (
         Alert.objects.exists()
         or Incident.objects.exists()
         or TimelineEvent.objects.exists()
         or IncidentEscalation.objects.exists()
     )
+
+
+def pending_with_error(what: str) -> InboxEvent:
+    row = InboxEvent.objects.get(state="pending")
+    assert row.attempts == 1
+    assert what in row.last_error
+    # Retried with backoff, not in a tight loop.
+    assert row.not_before > timezone.now() + timedelta(seconds=1)
+    return row
 
 
 @pytest.fixture
@@ -53,51 +66,64 @@ def default_policy(db):
     )
 
 
-def test_generic_alert_whose_escalation_cannot_start_is_refused_with_503_and_kept_nowhere(
+def test_generic_alert_whose_escalation_cannot_start_waits_in_the_inbox_and_opens_once_it_can(
     client, broken_start, default_policy
 ):
     _, token = make_integration(name="cron", kind="generic")
     answer = generic(client, token, severity="critical")
-    assert answer.status_code == 503, answer.content
-    assert answer["Retry-After"] == "5"
-    detail = answer.json()["detail"]
-    assert "Could not start the incident's escalation" in detail
-    assert "nothing was saved" in detail
-    assert nothing_stored()
-
-    # The sender retries once the escalation works again: the alert opens its incident then,
-    # and its escalation with it.
-    broken_start.on = False
-    answer = generic(client, token, severity="critical")
     assert answer.status_code == 202, answer.content
+    assert answer.json()["incidents"] == []
+    assert nothing_applied()
+    row = pending_with_error("Could not start the incident's escalation")
+    assert str(row.request_id) == answer.json()["request_id"]
+
+    # Not due yet: a drain leaves it alone.
+    assert inbox_drain() == 0
+    assert nothing_applied()
+
+    # Paging works again and the retry comes: the alert opens its incident then, with its
+    # escalation, once.
+    broken_start.on = False
+    inbox_retry_now(ids=[row.pk])
+    assert inbox_drain() == 1
     alert = Alert.objects.get()
     assert alert.incident.status == "triggered"
     assert IncidentEscalation.objects.get(incident=alert.incident).policy == default_policy
+    row.refresh_from_db()
+    assert row.state == "applied"
+    assert row.incident_ids == [alert.incident_id]
+    assert inbox_drain() == 0
+    assert Incident.objects.count() == 1
 
 
-def test_alertmanager_request_is_rolled_back_whole(client, broken_start):
+def test_an_alertmanager_request_is_never_applied_half_way(client, broken_start):
     _, token = make_integration(name="prometheus", kind="alertmanager")
     body = am_notification(am_alert(fingerprint="aaaa0001"), am_alert(fingerprint="aaaa0002"))
     answer = post(
         client, "/api/v1/integrations/alertmanager/", body, HTTP_AUTHORIZATION=f"Bearer {token}"
     )
-    assert answer.status_code == 503
-    assert answer["Retry-After"] == "5"
-    assert nothing_stored()
+    assert answer.status_code == 202
+    assert nothing_applied()
+    row = pending_with_error("Could not start the incident's escalation")
+    assert row.event_count == 2
+
+    broken_start.on = False
+    inbox_retry_now(ids=[row.pk])
+    inbox_drain()
+    assert Alert.objects.count() == 2
+    assert Incident.objects.count() == 1
 
 
-def test_pagerduty_event_gets_a_pagerduty_shaped_503(client, broken_start):
+def test_a_pagerduty_event_is_accepted_as_pagerduty_answers(client, broken_start):
     _, token = make_integration(name="pd", kind="pagerduty")
     answer = post(client, "/v2/enqueue", pd_trigger(token, dedup_key="disk-1"))
-    assert answer.status_code == 503
-    assert answer["Retry-After"] == "5"
-    body = answer.json()
-    assert body["status"] == "unavailable"
-    assert "nothing was saved" in body["errors"][0]
-    assert nothing_stored()
+    assert answer.status_code == 202
+    assert answer.json()["status"] == "success"
+    assert nothing_applied()
+    pending_with_error("Could not start the incident's escalation")
 
 
-def test_resolve_whose_escalation_cannot_stop_leaves_the_alert_and_incident_as_they_were(
+def test_a_resolve_whose_escalation_cannot_stop_leaves_the_alert_and_incident_as_they_were(
     client, broken_stop
 ):
     broken_stop.on = False
@@ -108,9 +134,8 @@ def test_resolve_whose_escalation_cannot_stop_leaves_the_alert_and_incident_as_t
 
     answer = generic(client, token, status="resolved")
 
-    assert answer.status_code == 503
-    assert answer["Retry-After"] == "5"
-    assert "Could not stop the incident's escalation" in answer.json()["detail"]
+    assert answer.status_code == 202
+    pending_with_error("Could not stop the incident's escalation")
     assert Alert.objects.get().status == "firing"
     incident.refresh_from_db()
     assert incident.status == "triggered"
