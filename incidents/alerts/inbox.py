@@ -163,7 +163,7 @@ def _apply_batch(
             try:
                 with transaction.atomic():  # a savepoint: a failed row is undone whole
                     outcome = ingest.run(events)
-            except Exception as error:  # noqa: BLE001 - kept pending, retried, shown
+            except Exception as error:
                 _postpone(row, error, now)
                 continue
             _mark_applied(row, outcome, now)

@@ -27,8 +27,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.alerts.events import ACKNOWLEDGE, RESOLVE, AlertEvent, InvalidPayload
-from incidents.alerts.parsers import alertmanager, generic, grafana, opsgenie, pagerduty
 from incidents.alerts.inbox import Accepted, inbox_accept
+from incidents.alerts.parsers import alertmanager, generic, grafana, opsgenie, pagerduty
 from incidents.alerts.pipeline import integration_admit
 from incidents.api.common.bodies import JSONParser, declared_length, json_loads, size_text
 from incidents.api.common.errors import UNAVAILABLE_RETRY_AFTER

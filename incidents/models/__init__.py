@@ -48,8 +48,6 @@ from incidents.models.service import Service, Severity
 from incidents.models.status import Subscriber
 
 __all__ = [
-    "InboxEvent",
-    "InboxState",
     "ActionLinkUse",
     "Alert",
     "AlertQuerySet",
@@ -67,6 +65,8 @@ __all__ = [
     "Handoff",
     "HandoffChannel",
     "HandoffDelivery",
+    "InboxEvent",
+    "InboxState",
     "Incident",
     "IncidentCounter",
     "IncidentDeadline",
