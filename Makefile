@@ -34,14 +34,14 @@ run: install
 test:
 	@$(PYTHON) .ci/services.py -- $(MAKE) --no-print-directory test-here
 
-# Two pytest processes (this machine has two cores); real-worker tests stay in one of them.
+# Two pytest processes (this machine has two cores), each with its own database and broker.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 test-here: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist load $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

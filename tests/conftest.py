@@ -94,23 +94,14 @@ def _plain_static_storage(settings):
     }
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
-    """Keep real-worker tests together, and give every transactional test a serialized rollback.
-
-    It runs before pytest-xdist's own hook, which reads the `xdist_group` marks to name each
-    test's group: marks added after it were ignored, and two real-worker tests ran at once in
-    the two processes, each worker taking the other's tasks.
+    """Give every transactional test a serialized rollback.
 
     A transactional test ends by flushing every table, which would also wipe the rows that
     data migrations seed (severities, staff groups, root-cause categories) for the tests
     after it. With a serialized rollback Django reloads them at the start of each such test.
     """
     for item in items:
-        # Tests that run a real Celery worker flush their broker and own it while they run:
-        # under pytest-xdist they all go to the same process, one after another.
-        if item.get_closest_marker("worker"):
-            item.add_marker(pytest.mark.xdist_group("celery-worker"))
         marker = item.get_closest_marker("django_db")
         fixtures = set(getattr(item, "fixturenames", ()))
         if marker is not None:
