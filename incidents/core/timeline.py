@@ -1,8 +1,10 @@
 """Writing the append-only incident timeline. Every domain change calls `timeline_record`."""
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
 
 from incidents.core.choices import TimelineKind
 from incidents.core.formatting import person_name
@@ -28,9 +30,11 @@ def timeline_record(
     via: str | None = None,
     before: Any = None,
     after: Any = None,
+    at: datetime | None = None,
 ) -> TimelineEvent:
-    """Append one row. Callers run inside their own transaction."""
+    """Append one row (at `at`, default now). Callers run inside their own transaction."""
     return TimelineEvent.objects.create(
+        at=at or timezone.now(),
         incident=incident,
         kind=kind,
         actor=actor,

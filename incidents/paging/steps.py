@@ -160,6 +160,7 @@ def _page_step(escalation: IncidentEscalation, index: int, rnd: int, lookups: Lo
         via=VIA,
         message=message,
         after={"step": index + 1, "round": rnd + 1, "paged": names},
+        at=lookups.now,  # the instant it fired, from which the next step's delay counts
     )
     return len(queued)
 
