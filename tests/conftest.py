@@ -182,4 +182,3 @@ def _fresh_ingest_caches():
     auth_cache.clear()
     limits.reset()
     yield
-

@@ -30,8 +30,8 @@ from rest_framework.views import APIView
 
 from incidents.alerts.events import ACKNOWLEDGE, RESOLVE, AlertEvent, InvalidPayload
 from incidents.alerts.inbox import Accepted, inbox_accept
-from incidents.alerts.parsers import alertmanager, generic, grafana, opsgenie, pagerduty
 from incidents.alerts.limits import ingest_admit
+from incidents.alerts.parsers import alertmanager, generic, grafana, opsgenie, pagerduty
 from incidents.api.common.bodies import JSONParser, declared_length, json_loads, size_text
 from incidents.api.common.errors import UNAVAILABLE_RETRY_AFTER
 from incidents.api.schema import AutoSchema
@@ -152,7 +152,9 @@ def _integration_by_token_hash(token_hash: str) -> Integration | None:
     # queryset); service and severity are not loaded.
     table = connection.ops.quote_name(Integration._meta.db_table)
     found = list(
-        Integration.objects.raw(f"SELECT * FROM {table} WHERE token_hash = %s LIMIT 1", [token_hash])
+        Integration.objects.raw(
+            f"SELECT * FROM {table} WHERE token_hash = %s LIMIT 1", [token_hash]
+        )
     )
     return found[0] if found else None
 

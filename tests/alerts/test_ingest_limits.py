@@ -107,7 +107,7 @@ def test_the_guard_refuses_every_format_while_the_inbox_is_backed_up_then_lets_t
     client, am, worker_mode, settings
 ):
     settings.TOCSIN_INGEST_LIMIT_REFRESH_SECONDS = 0  # read the inbox on every request
-    integration, token = am
+    _, token = am
     _, pd_token = make_integration(name="pd", kind="pagerduty")
     _, og_token = make_integration(name="og", kind="opsgenie")
     assert post(client, am_notification(), token).status_code == 202
@@ -142,7 +142,7 @@ def test_the_guard_refuses_every_format_while_the_inbox_is_backed_up_then_lets_t
 def test_the_guard_counts_pending_rows(client, am, worker_mode, settings):
     settings.TOCSIN_INGEST_GUARD_DEPTH = 3
     settings.TOCSIN_INGEST_LIMIT_REFRESH_SECONDS = 0
-    integration, token = am
+    _, token = am
     answers = [post(client, am_notification(), token).status_code for _ in range(5)]
 
     # Fresh rows, but more of them than the depth allows: the fifth request is refused.
@@ -178,7 +178,7 @@ def test_the_guard_reads_the_inbox_at_most_once_a_refresh(client, am, worker_mod
 def test_applying_in_the_request_is_never_refused_by_the_guard(client, am, settings):
     settings.TOCSIN_INGEST_LIMIT_REFRESH_SECONDS = 0
     settings.TOCSIN_INGEST_GUARD_DEPTH = 0  # any pending row at all would turn it on
-    integration, token = am
+    _, token = am
 
     answers = [post(client, am_notification(), token).status_code for _ in range(5)]
 
@@ -253,7 +253,9 @@ def test_a_changed_service_applies_at_once_through_the_cache(client, am, setting
     payments = ServiceFactory(name="Payments", slug="payments")
     Integration.objects.filter(pk=integration.pk).update(service=payments)
 
-    other_group = am_notification(am_alert("DiskFull", fingerprint="0a1b2c3d4e5f6a7b"), group="DiskFull")
+    other_group = am_notification(
+        am_alert("DiskFull", fingerprint="0a1b2c3d4e5f6a7b"), group="DiskFull"
+    )
     assert post(client, other_group, token).status_code == 202
 
     newest = Incident.objects.order_by("-id").first()
@@ -288,7 +290,10 @@ def test_the_api_shows_and_takes_the_limit(manager, client):
 @pytest.mark.django_db(transaction=True)
 def test_migration_0020_converts_the_per_minute_limit():
     executor = MigrationExecutor(connection)
-    before, after = ("incidents", "0018_ingest_inbox"), ("incidents", "0020_integration_token_bucket")
+    before, after = (
+        ("incidents", "0018_ingest_inbox"),
+        ("incidents", "0020_integration_token_bucket"),
+    )
     executor.migrate([before])
     old = executor.loader.project_state([before]).apps.get_model("incidents", "Integration")
     for name, per_minute in [("fast", 600), ("slow", 30), ("off", 0), ("default", 120)]:

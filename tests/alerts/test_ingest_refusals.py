@@ -195,7 +195,7 @@ def test_opsgenie_rate_limit_answers_429_in_its_shape(client, db, nothing_writte
 
 
 def test_under_the_rate_limit_nothing_is_refused(client, am):
-    integration, token = am  # the defaults: 100 a second, bursts of 1000
+    _, token = am  # the defaults: 100 a second, bursts of 1000
 
     answers = [post(client, am_notification(), token).status_code for _ in range(30)]
 
