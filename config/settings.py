@@ -307,6 +307,13 @@ TOCSIN_INBOX_POLL_SECONDS = env.float("TOCSIN_INBOX_POLL_SECONDS", default=1.0)
 TOCSIN_INBOX_KEEP_HOURS = env.float("TOCSIN_INBOX_KEEP_HOURS", default=24)
 # /health/ingest answers 503 once the oldest unapplied event is older than this.
 TOCSIN_INGEST_BACKLOG_SECONDS = env.float("TOCSIN_INGEST_BACKLOG_SECONDS", default=30)
+# The server guard (docs/ingestion.md): every ingestion request is answered 429 while the
+# inbox's oldest untried pending row is older than this, or more rows than this are pending.
+TOCSIN_INGEST_GUARD_SECONDS = env.float("TOCSIN_INGEST_GUARD_SECONDS", default=120)
+TOCSIN_INGEST_GUARD_DEPTH = env.int("TOCSIN_INGEST_GUARD_DEPTH", default=200_000)
+# How often a web process re-reads the inbox for the guard and for the other processes'
+# requests against each integration's rate limit (its token bucket is per process).
+TOCSIN_INGEST_LIMIT_REFRESH_SECONDS = env.float("TOCSIN_INGEST_LIMIT_REFRESH_SECONDS", default=1.0)
 # An integration's token is looked up once per web process for this long: a rotated or
 # disabled token stops working within it.
 TOCSIN_INGEST_AUTH_CACHE_SECONDS = env.float("TOCSIN_INGEST_AUTH_CACHE_SECONDS", default=5)

@@ -161,3 +161,15 @@ from tests.gunicorn_server import (  # noqa: E402, F401
     gunicorn_url,
 )
 from tests.ingest_server import server_url  # noqa: E402, F401
+
+
+@pytest.fixture(autouse=True)
+def _fresh_ingest_caches():
+    """Each test starts as a fresh web process would: no cached token lookups, full rate-limit
+    buckets, no remembered server-guard reading."""
+    from incidents.alerts import limits
+    from incidents.api.ingest import auth_cache
+
+    auth_cache.clear()
+    limits.reset()
+    yield

@@ -20,6 +20,7 @@ from incidents.alerts.integrations import (
     integration_rotate_token,
     integration_save,
 )
+from incidents.alerts.limits import describe_limit, guard_state, requests_last_minute
 from incidents.models import Alert, Integration
 
 TOKEN_TEMPLATE = "admin/incidents/integration/token_once.html"
@@ -36,7 +37,7 @@ class IntegrationAdmin(DomainAdmin):
         "enabled",
         "last_alert_at",
         "alert_count",
-        "rate_limit_per_minute",
+        "rate_limit_per_second",
         "token_hint",
     )
     list_filter = ("kind", "enabled", "service")
@@ -48,6 +49,7 @@ class IntegrationAdmin(DomainAdmin):
         "created_at",
         "last_alert_at",
         "alert_count",
+        "intake_now",
         "sender_setup",
     )
     actions = ("rotate_token",)
@@ -68,7 +70,9 @@ class IntegrationAdmin(DomainAdmin):
             "Intake",
             {
                 "fields": [
-                    "rate_limit_per_minute",
+                    "rate_limit_per_second",
+                    "rate_limit_burst",
+                    "intake_now",
                     "token_hint",
                     "created_at",
                     "last_alert_at",
@@ -92,6 +96,20 @@ class IntegrationAdmin(DomainAdmin):
     @admin.display(description="Token")
     def token_hint(self, integration):
         return f"{integration.token_prefix}…" if integration.token_prefix else "—"
+
+    @admin.display(description="Limits now")
+    def intake_now(self, integration):
+        if not integration.pk:
+            return "—"
+        guard = guard_state()
+        return format_html(
+            "Limit: {}.<br>Requests accepted in the last minute: {}.<br>Server guard: {}.",
+            describe_limit(integration),
+            requests_last_minute(integration),
+            f"ON, every ingestion request is refused with 429 ({guard.describe()})"
+            if guard.on
+            else f"off ({guard.describe()})",
+        )
 
     @admin.display(description="Endpoint and example")
     def sender_setup(self, integration):

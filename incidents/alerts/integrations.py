@@ -28,7 +28,8 @@ def integration_create(
     kind: str,
     service: Service | None = None,
     severity: Severity | None = None,
-    rate_limit_per_minute: int | None = None,
+    rate_limit_per_second: int | None = None,
+    rate_limit_burst: int | None = None,
     severity_mapping: dict[str, str] | None = None,
     enabled: bool = True,
     resolve_incident_on_alert_resolve: bool = True,
@@ -48,8 +49,10 @@ def integration_create(
         enabled=enabled,
         resolve_incident_on_alert_resolve=resolve_incident_on_alert_resolve,
     )
-    if rate_limit_per_minute is not None:
-        integration.rate_limit_per_minute = rate_limit_per_minute
+    if rate_limit_per_second is not None:
+        integration.rate_limit_per_second = rate_limit_per_second
+    if rate_limit_burst is not None:
+        integration.rate_limit_burst = rate_limit_burst
     token = integration_issue_token(integration=integration)
     integration.full_clean()
     integration.save()

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from incidents.alerts.credentials import without_credentials
@@ -43,45 +43,6 @@ class IngestOutcome:
     acknowledged: list[int] = field(default_factory=list)
     ignored: int = 0
     incidents: set[int] = field(default_factory=set)
-
-
-def integration_admit(*, integration: Integration, events: int, now: datetime | None = None) -> int:
-    """Count one request against the integration's per-minute limit.
-
-    Returns 0 when admitted, else the seconds until the window reopens (nothing written). Runs
-    in its own short transaction before the ingest one, so the integration row (which every
-    request of the integration updates) is locked only for a moment.
-    """
-    now = now or timezone.now()
-    if connection.in_atomic_block:
-        return _admit(integration, events, now)
-    with transaction.atomic():
-        # A counter, not an alert: losing its last increments in a crash is harmless, and
-        # not waiting for the WAL flush keeps this hot row's lock short.
-        _commit_without_waiting_for_flush()
-        return _admit(integration, events, now)
-
-
-def _admit(integration: Integration, events: int, now: datetime) -> int:
-    """One conditional UPDATE: PostgreSQL re-checks its WHERE on the latest row version when
-    requests race, so a window never admits more than the limit. Written as SQL because this
-    runs on every request and the ORM's compilation of it cost a third of a repeat's CPU."""
-    window = connection.ops.adapt_datetimefield_value(now.replace(second=0, microsecond=0))
-    table = connection.ops.quote_name(Integration._meta.db_table)
-    sql = f"""
-        UPDATE {table} SET
-            rate_window_count = CASE WHEN rate_window_start = %s
-                                     THEN rate_window_count + 1 ELSE 1 END,
-            rate_window_start = %s
-        WHERE id = %s
-          AND (rate_limit_per_minute = 0 OR rate_window_start IS NULL
-               OR rate_window_start <> %s OR rate_window_count < rate_limit_per_minute)
-    """
-    with connection.cursor() as cursor:
-        # Every SET expression sees the row as it was: a new window starts counting at 1.
-        cursor.execute(sql, [window, window, integration.pk, window])
-        admitted = cursor.rowcount
-    return 0 if admitted else max(1, 60 - now.second)
 
 
 def _commit_waiting_for_flush() -> None:

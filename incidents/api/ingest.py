@@ -3,7 +3,8 @@
 Refusals write nothing: a too-large body (413) is refused before it is read, a missing or
 wrong token (401), another kind's token or a disabled integration (403) before the body is
 parsed, bad input (400) before the rate limit counts the request, and a request over the
-limit (429, Retry-After) before anything is stored. A request whose events could not be applied
+limit, or any request while the inbox is backed up (429, Retry-After), before anything is
+stored (incidents.alerts.limits). A request whose events could not be applied
 on our side (a required hook failed, or lock conflicts outlasted the retries) is rolled back
 whole and answered 503 with Retry-After: send it again.
 """
@@ -11,6 +12,7 @@ whole and answered 503 with Retry-After: send it again.
 import base64
 import binascii
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -28,8 +30,8 @@ from rest_framework.views import APIView
 
 from incidents.alerts.events import ACKNOWLEDGE, RESOLVE, AlertEvent, InvalidPayload
 from incidents.alerts.inbox import Accepted, inbox_accept
+from incidents.alerts.limits import ingest_admit
 from incidents.alerts.parsers import alertmanager, generic, grafana, opsgenie, pagerduty
-from incidents.alerts.pipeline import integration_admit
 from incidents.api.common.bodies import JSONParser, declared_length, json_loads, size_text
 from incidents.api.common.errors import UNAVAILABLE_RETRY_AFTER
 from incidents.api.schema import AutoSchema
@@ -105,18 +107,65 @@ def bearer_or_basic_token(request) -> str:
     return ""
 
 
-def authenticate(token: str, kind: str) -> Integration:
-    if not token:
-        raise Refused(401, "Authenticate with the integration's token.")
-    # Every request runs this: one indexed lookup, no ORM compilation (a fifth of a repeat's
-    # CPU when it was a queryset); service and severity load lazily, when an incident opens.
+class _AuthCache:
+    """Integrations by token hash, for TOCSIN_INGEST_AUTH_CACHE_SECONDS per process.
+
+    An entry is dropped when its time is up, whatever it holds, so a rotated or disabled
+    token, and a changed limit, take effect within that time; unknown tokens are not kept (a
+    new token works at once). The object holds only the row's own columns: its service and
+    severity are read by the ingest pipeline from a fresh row, never from here.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self):
+        self.entries: dict[str, tuple[float, Integration]] = {}
+        self.lock = threading.Lock()
+
+    def get(self, token_hash: str) -> Integration | None:
+        ttl = settings.TOCSIN_INGEST_AUTH_CACHE_SECONDS
+        now = time.monotonic()
+        if ttl > 0:
+            entry = self.entries.get(token_hash)
+            if entry is not None and now - entry[0] < ttl:
+                return entry[1]
+        integration = _integration_by_token_hash(token_hash)
+        if ttl > 0:
+            with self.lock:
+                if len(self.entries) >= self.MAX_ENTRIES:
+                    self.entries = {
+                        key: kept for key, kept in self.entries.items() if now - kept[0] < ttl
+                    }
+                if integration is None:
+                    self.entries.pop(token_hash, None)
+                else:
+                    self.entries[token_hash] = (now, integration)
+        return integration
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries = {}
+
+
+def _integration_by_token_hash(token_hash: str) -> Integration | None:
+    # One indexed lookup, no ORM compilation (a fifth of a repeat's CPU when it was a
+    # queryset); service and severity are not loaded.
     table = connection.ops.quote_name(Integration._meta.db_table)
     found = list(
         Integration.objects.raw(
-            f"SELECT * FROM {table} WHERE token_hash = %s LIMIT 1", [hash_token(token)]
+            f"SELECT * FROM {table} WHERE token_hash = %s LIMIT 1", [token_hash]
         )
     )
-    integration = found[0] if found else None
+    return found[0] if found else None
+
+
+auth_cache = _AuthCache()
+
+
+def authenticate(token: str, kind: str) -> Integration:
+    if not token:
+        raise Refused(401, "Authenticate with the integration's token.")
+    integration = auth_cache.get(hash_token(token))
     if integration is None:
         raise Refused(401, "Unknown integration token.")
     if integration.kind != kind:
@@ -143,16 +192,12 @@ def parse_or_refuse(parse: Callable[..., list[AlertEvent]], *args, **kwargs) -> 
 def admit_and_accept(
     integration: Integration, events: list[AlertEvent], *, action: str = "ingest", alias: str = ""
 ) -> Accepted:
-    """Count the request against the integration's limit, then commit its events to the
-    inbox (applied there and then where ingestion applies in the request)."""
-    retry_after = integration_admit(integration=integration, events=len(events))
-    if retry_after:
-        raise Refused(
-            429,
-            f"Over this integration's limit of {integration.rate_limit_per_minute} "
-            f"requests a minute; retry in {retry_after} s.",
-            headers={"Retry-After": str(retry_after)},
-        )
+    """Refuse the request while the server guard is on or the integration is over its limit
+    (incidents.alerts.limits), else commit its events to the inbox (applied there and then
+    where ingestion applies in the request)."""
+    refusal = ingest_admit(integration)
+    if refusal is not None:
+        raise Refused(429, refusal.message, headers={"Retry-After": str(refusal.retry_after)})
     try:
         return inbox_accept(integration=integration, events=events, action=action, alias=alias)
     except OperationalError as error:
@@ -210,7 +255,9 @@ def _refusals(body) -> dict:
         ),
         413: OpenApiResponse(body, description="Body over 512 KB."),
         429: OpenApiResponse(
-            body, description="Over the integration's rate limit; see Retry-After."
+            body,
+            description="Over the integration's rate limit, or the server is behind on "
+            "applying alerts; nothing was stored; retry after Retry-After seconds.",
         ),
         503: OpenApiResponse(
             body,

@@ -29,7 +29,8 @@ class IntegrationOutput(serializers.ModelSerializer):
             "severity",
             "severity_mapping",
             "enabled",
-            "rate_limit_per_minute",
+            "rate_limit_per_second",
+            "rate_limit_burst",
             "resolve_incident_on_alert_resolve",
             "token_prefix",
             "created_at",
@@ -66,8 +67,17 @@ class IntegrationCreateInput(StrictInput, serializers.Serializer):
         "(default: the kind's mapping).",
     )
     enabled = serializers.BooleanField(required=False, default=True)
-    rate_limit_per_minute = serializers.IntegerField(
-        required=False, min_value=0, max_value=2**31 - 1, help_text="0 for no limit."
+    rate_limit_per_second = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**31 - 1,
+        help_text="Requests a second, on average (default 100); 0 for no limit.",
+    )
+    rate_limit_burst = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**31 - 1,
+        help_text="Requests accepted at once above the average (default 1000); 0 for no limit.",
     )
     resolve_incident_on_alert_resolve = serializers.BooleanField(required=False, default=True)
 

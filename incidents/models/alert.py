@@ -80,8 +80,14 @@ class Integration(models.Model):
         "overrides the defaults of the kind.",
     )
     enabled = models.BooleanField(default=True)
-    rate_limit_per_minute = models.PositiveIntegerField(
-        default=120, help_text="Requests accepted per minute; 0 for no limit."
+    rate_limit_per_second = models.PositiveIntegerField(
+        default=100,
+        help_text="Requests accepted per second, on average; 0 for no limit.",
+    )
+    rate_limit_burst = models.PositiveIntegerField(
+        default=1000,
+        help_text="Requests accepted at once above the average, saved up while quiet; "
+        "0 for no limit.",
     )
     resolve_incident_on_alert_resolve = models.BooleanField(
         default=True,
@@ -92,9 +98,6 @@ class Integration(models.Model):
     # Maintained by one UPDATE per request (F() expressions), read by the changelist.
     last_alert_at = models.DateTimeField(null=True, blank=True, editable=False)
     alert_count = models.PositiveBigIntegerField(default=0, editable=False)
-    # Fixed-window rate limit, kept in the row so ingestion depends on the database alone.
-    rate_window_start = models.DateTimeField(null=True, blank=True, editable=False)
-    rate_window_count = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -144,7 +144,8 @@ def test_admin_team_channel_contact_method_and_integration_are_audited(admin_cli
             "kind": "alertmanager",
             "enabled": "on",
             "severity_mapping": "{}",
-            "rate_limit_per_minute": "120",
+            "rate_limit_per_second": "100",
+            "rate_limit_burst": "1000",
             "resolve_incident_on_alert_resolve": "on",
         },
     )

@@ -30,7 +30,8 @@ def test_adding_an_integration_shows_its_token_once_and_stores_only_the_hash(adm
             "service": service.pk,
             "severity_mapping": "{}",
             "resolve_incident_on_alert_resolve": "on",
-            "rate_limit_per_minute": "120",
+            "rate_limit_per_second": "100",
+            "rate_limit_burst": "1000",
         },
     )
 

@@ -26,7 +26,7 @@ def test_40_identical_first_seen_alerts_in_parallel_make_one_alert_counted_40(se
     payload = am_notification()
     headers = {"Authorization": f"Bearer {token}"}
     # A rate limit of 120 a minute would (rightly) refuse some of the 40: lift it.
-    Integration.objects.update(rate_limit_per_minute=0)
+    Integration.objects.update(rate_limit_per_second=0)
 
     def send(_):
         with httpx.Client(timeout=30) as http:
@@ -46,7 +46,7 @@ def test_40_identical_first_seen_alerts_in_parallel_make_one_alert_counted_40(se
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_parallel_notifications_of_one_group_in_any_order_never_fail(server_url):
     """Alerts in different orders lock rows in one order: no deadlock reaches the sender."""
-    _, token = make_integration(name="prometheus", kind="alertmanager", rate_limit_per_minute=0)
+    _, token = make_integration(name="prometheus", kind="alertmanager", rate_limit_per_second=0)
     url = f"{server_url}/api/v1/integrations/alertmanager/"
     alerts = [am_alert(fingerprint=f"{i:016x}", instance=f"host-{i}:9100") for i in range(6)]
     payloads = [am_notification(*(alerts if n % 2 else alerts[::-1])) for n in range(20)]

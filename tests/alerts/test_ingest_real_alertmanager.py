@@ -62,7 +62,7 @@ def programs(request):
 @pytest.fixture
 def alertmanager(programs, server_url, tmp_path):
     ensure_default_severities(Severity)
-    _, token = make_integration(name="prometheus", kind="alertmanager", rate_limit_per_minute=0)
+    _, token = make_integration(name="prometheus", kind="alertmanager", rate_limit_per_second=0)
     config = tmp_path / "alertmanager.yml"
     config.write_text(CONFIG.format(url=server_url, token=token))
     port = _free_port()

@@ -3,11 +3,10 @@
 import json
 
 import pytest
-from django.utils import timezone
 
-from incidents.models import Alert, Incident, Integration, TimelineEvent
+from incidents.models import Alert, InboxEvent, Incident, Integration, TimelineEvent
 from tests.factories import make_integration
-from tests.ingest_payloads import am_notification, opsgenie_create, pd_trigger
+from tests.ingest_payloads import am_notification, opsgenie_create, pd_event, pd_trigger
 
 AM_URL = "/api/v1/integrations/alertmanager/"
 
@@ -142,56 +141,91 @@ def test_pagerduty_body_over_512_kb_is_413(client, db, nothing_written):
     assert response.status_code == 413
 
 
-def test_over_the_rate_limit_is_429_with_retry_after(client, am):
+def test_a_burst_over_the_rate_limit_is_429_with_retry_after(client, am):
     integration, token = am
-    Integration.objects.filter(pk=integration.pk).update(rate_limit_per_minute=3)
+    Integration.objects.filter(pk=integration.pk).update(
+        rate_limit_per_second=1, rate_limit_burst=3
+    )
 
     answers = [post(client, am_notification(), token) for _ in range(4)]
 
     assert [a.status_code for a in answers] == [202, 202, 202, 429]
-    retry_after = int(answers[-1]["Retry-After"])
-    assert 1 <= retry_after <= 60
-    assert "limit of 3 requests a minute" in answers[-1].json()["detail"]
+    assert int(answers[-1]["Retry-After"]) >= 1
+    assert "limit of 1 requests a second (bursts of up to 3)" in answers[-1].json()["detail"]
+    assert InboxEvent.objects.count() == 3  # the refused request stored nothing
     alert = Alert.objects.get()
-    assert alert.count == 3  # the refused request changed nothing
+    assert alert.count == 3
     integration.refresh_from_db()
     assert integration.alert_count == 3
 
 
-def test_rate_limit_window_reopens_the_next_minute(client, am):
-    integration, token = am
-    last_minute = timezone.now().replace(second=0, microsecond=0) - timezone.timedelta(minutes=1)
-    Integration.objects.filter(pk=integration.pk).update(
-        rate_limit_per_minute=1, rate_window_start=last_minute, rate_window_count=1
+def test_pagerduty_rate_limit_answers_429_in_its_shape(client, db, nothing_written):
+    _, token = make_integration(
+        name="pd", kind="pagerduty", rate_limit_per_second=1, rate_limit_burst=1
     )
+    assert post(client, pd_event(token, "resolve", "x"), url="/v2/enqueue").status_code == 202
 
-    assert post(client, am_notification(), token).status_code == 202
-    assert post(client, am_notification(), token).status_code == 429
+    response = post(client, pd_event(token, "resolve", "x"), url="/v2/enqueue")
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+    body = response.json()
+    assert body["status"] == "throttle event"
+    assert "limit of 1 requests a second" in body["message"]
+    assert body["errors"] == [body["message"]]
+    assert InboxEvent.objects.count() == 1
 
 
 def test_opsgenie_rate_limit_answers_429_in_its_shape(client, db, nothing_written):
-    integration, token = make_integration(name="og", kind="opsgenie", rate_limit_per_minute=1)
-    Integration.objects.filter(pk=integration.pk).update(
-        rate_window_start=timezone.now().replace(second=0, microsecond=0), rate_window_count=1
+    _, token = make_integration(
+        name="og", kind="opsgenie", rate_limit_per_second=1, rate_limit_burst=1
     )
+    genie = {"url": "/v2/alerts", "HTTP_AUTHORIZATION": f"GenieKey {token}"}
+    url = "/v2/alerts/some-alias/close?identifierType=alias"
+    assert post(client, {}, url=url, HTTP_AUTHORIZATION=f"GenieKey {token}").status_code == 202
 
-    response = post(
-        client, opsgenie_create(), url="/v2/alerts", HTTP_AUTHORIZATION=f"GenieKey {token}"
-    )
+    response = post(client, opsgenie_create(), **genie)
 
     assert response.status_code == 429
-    assert response.has_header("Retry-After")
-    assert "requestId" in response.json()
+    assert int(response["Retry-After"]) >= 1
+    body = response.json()
+    assert "limit of 1 requests a second" in body["message"]
+    assert "requestId" in body and "took" in body
+    assert InboxEvent.objects.count() == 1
+
+
+def test_under_the_rate_limit_nothing_is_refused(client, am):
+    _, token = am  # the defaults: 100 a second, bursts of 1000
+
+    answers = [post(client, am_notification(), token).status_code for _ in range(30)]
+
+    assert answers == [202] * 30
+    assert InboxEvent.objects.count() == 30
+
+
+def test_no_limit_when_the_rate_or_the_burst_is_zero(client, am):
+    integration, token = am
+    Integration.objects.filter(pk=integration.pk).update(
+        rate_limit_per_second=0, rate_limit_burst=1
+    )
+
+    answers = [post(client, am_notification(), token).status_code for _ in range(5)]
+
+    assert answers == [202] * 5
 
 
 def test_invalid_payload_does_not_count_against_the_limit(client, am):
     integration, token = am
+    Integration.objects.filter(pk=integration.pk).update(
+        rate_limit_per_second=1, rate_limit_burst=1
+    )
 
-    post(client, {"alerts": "nope"}, token)
+    assert post(client, {"alerts": "nope"}, token).status_code == 400
+    assert post(client, {"alerts": "nope"}, token).status_code == 400
 
+    assert post(client, am_notification(), token).status_code == 202
     integration.refresh_from_db()
-    assert integration.alert_count == 0
-    assert integration.rate_window_count == 0
+    assert integration.alert_count == 1
 
 
 def test_nul_characters_are_dropped_not_a_server_error(client, am):

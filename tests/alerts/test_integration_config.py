@@ -22,7 +22,8 @@ def add_form(**overrides):
         "enabled": "on",
         "severity_mapping": "{}",
         "resolve_incident_on_alert_resolve": "on",
-        "rate_limit_per_minute": "120",
+        "rate_limit_per_second": "100",
+        "rate_limit_burst": "1000",
         **overrides,
     }
 

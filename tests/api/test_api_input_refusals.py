@@ -65,7 +65,7 @@ def test_an_offset_postgresql_cannot_store_is_read_as_its_utc_instant(api, url):
 
 
 def test_alertmanager_timestamps_with_a_far_offset_are_stored_in_utc(client):
-    _, token = make_integration(name="am", kind="alertmanager", rate_limit_per_minute=0)
+    _, token = make_integration(name="am", kind="alertmanager", rate_limit_per_second=0)
     body = {
         "version": "4",
         "status": "firing",
@@ -194,7 +194,7 @@ def test_a_nullable_relation_takes_an_empty_string_as_null(api):
 
 
 def test_an_alert_summary_of_nul_characters_alone_is_blank(client):
-    _, token = make_integration(name="og", kind="opsgenie", rate_limit_per_minute=0)
+    _, token = make_integration(name="og", kind="opsgenie", rate_limit_per_second=0)
     answer = client.post(
         "/v2/alerts",
         json.dumps({"message": "\u0000 \u0000"}),

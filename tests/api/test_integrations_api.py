@@ -96,7 +96,8 @@ def test_a_mapping_to_an_unknown_severity_is_400_naming_it(api):
         ({"name": "x", "kind": "nagios"}, "kind"),
         ({"name": "x", "kind": "generic", "service": "nope"}, "service"),
         ({"name": "x", "kind": "generic", "severity": "P9"}, "severity"),
-        ({"name": "x", "kind": "generic", "rate_limit_per_minute": -1}, "rate_limit_per_minute"),
+        ({"name": "x", "kind": "generic", "rate_limit_per_second": -1}, "rate_limit_per_second"),
+        ({"name": "x", "kind": "generic", "rate_limit_burst": -1}, "rate_limit_burst"),
         ({"name": "x", "kind": "generic", "enabled": "yes"}, "enabled"),
     ],
 )

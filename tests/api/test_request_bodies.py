@@ -49,7 +49,7 @@ INGESTION = [
 def test_deeply_nested_json_is_400_on_every_ingestion_endpoint(
     client, nothing_written, body, url, kind, scheme
 ):
-    _, token = make_integration(name=kind, kind=kind, rate_limit_per_minute=0)
+    _, token = make_integration(name=kind, kind=kind, rate_limit_per_second=0)
 
     answer = client.post(
         url, body, content_type="application/json", HTTP_AUTHORIZATION=f"{scheme} {token}"

@@ -78,7 +78,7 @@ def credentials(db):
     user.groups.add(Group.objects.get(name="Incident manager"))
     _, key = AuthToken.objects.create(user)
     tokens = {
-        kind: make_integration(name=f"fuzz-{kind}", kind=kind, rate_limit_per_minute=0)[1]
+        kind: make_integration(name=f"fuzz-{kind}", kind=kind, rate_limit_per_second=0)[1]
         for kind in ("alertmanager", "grafana", "generic", "pagerduty", "opsgenie")
     }
     return user, key, tokens

@@ -18,10 +18,26 @@ class Command(BaseCommand):
             "--rate-limit",
             type=int,
             metavar="N",
-            help="Requests accepted per minute (default 120; 0 for no limit).",
+            help="Requests accepted per second, on average (default 100; 0 for no limit).",
+        )
+        parser.add_argument(
+            "--burst",
+            type=int,
+            metavar="N",
+            help="Requests accepted at once above the average (default 1000; 0 for no limit).",
         )
 
-    def handle(self, *args, name, kind, service=None, severity=None, rate_limit=None, **options):
+    def handle(
+        self,
+        *args,
+        name,
+        kind,
+        service=None,
+        severity=None,
+        rate_limit=None,
+        burst=None,
+        **options,
+    ):
         if Integration.objects.filter(name=name).exists():
             raise CommandError(f"An integration named {name!r} exists already.")
         service_obj = severity_obj = None
@@ -35,13 +51,16 @@ class Command(BaseCommand):
                 raise CommandError(f"No severity {severity!r}.")
         if rate_limit is not None and rate_limit < 0:
             raise CommandError("--rate-limit must be 0 or more.")
+        if burst is not None and burst < 0:
+            raise CommandError("--burst must be 0 or more.")
         try:
             integration, token = integration_create(
                 name=name,
                 kind=kind,
                 service=service_obj,
                 severity=severity_obj,
-                rate_limit_per_minute=rate_limit,
+                rate_limit_per_second=rate_limit,
+                rate_limit_burst=burst,
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
