@@ -393,18 +393,32 @@ def start_tocsin(args, logs: Path) -> Target:
     web = [gunicorn, "config.wsgi:application", "-b", f"127.0.0.1:{port}"]
     web += ["--workers", str(args.web_workers), "--backlog", "2048", "--log-level", "warning"]
     target.processes.append(
-        subprocess.Popen(web, cwd=ROOT, env=env, stdout=(logs / "gunicorn.log").open("w"),
-                         stderr=subprocess.STDOUT, start_new_session=True)
+        subprocess.Popen(
+            web,
+            cwd=ROOT,
+            env=env,
+            stdout=(logs / "gunicorn.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     )
     for i in range(args.ingest_workers):
         log = (logs / f"ingest{i}.log").open("w")
         target.processes.append(
-            subprocess.Popen([sys.executable, "manage.py", "ingest_worker"], cwd=ROOT, env=env,
-                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            subprocess.Popen(
+                [sys.executable, "manage.py", "ingest_worker"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         )
     wait_http(f"{target.url}/health", target.processes[0])
-    print(f"Tocsin on {target.url}: gunicorn ({args.web_workers} workers), "
-          f"{args.ingest_workers} ingest workers, logs in {logs}")
+    print(
+        f"Tocsin on {target.url}: gunicorn ({args.web_workers} workers), "
+        f"{args.ingest_workers} ingest workers, logs in {logs}"
+    )
     return target
 
 
@@ -443,15 +457,27 @@ def start_alerta(args, logs: Path) -> tuple[str, subprocess.Popen]:
     if not (ALERTA_VENV / "bin" / "alertad").exists():
         subprocess.run([sys.executable, "-m", "venv", str(ALERTA_VENV)], check=True)
         subprocess.run(
-            [str(ALERTA_VENV / "bin" / "pip"), "install", "-q", "alerta-server", "psycopg2-binary", "gunicorn"],
+            [
+                str(ALERTA_VENV / "bin" / "pip"),
+                "install",
+                "-q",
+                "alerta-server",
+                "psycopg2-binary",
+                "gunicorn",
+            ],
             check=True,
         )
     port = free_port()
     env = {**os.environ, "DATABASE_URL": args.alerta_database, "AUTH_REQUIRED": "False"}
     app = [str(ALERTA_VENV / "bin" / "gunicorn"), "alerta:create_app()", "-b", f"127.0.0.1:{port}"]
     app += ["--workers", str(args.web_workers), "--log-level", "warning"]
-    process = subprocess.Popen(app, env=env, stdout=(logs / "alerta.log").open("w"),
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        app,
+        env=env,
+        stdout=(logs / "alerta.log").open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/", process, 120)
     return url, process
