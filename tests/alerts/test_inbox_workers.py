@@ -164,7 +164,7 @@ def test_storm_of_distinct_alerts_each_gets_one_alert_and_one_incident(stack):
     assert Incident.objects.count() == total, figures
 
 
-def test_worker_killed_mid_apply_leaves_every_event_applied_exactly_once(stack, sink, settings):
+def test_worker_killed_mid_apply_leaves_every_event_applied_exactly_once(stack, sink):
     """SIGKILL an ingest worker between batches' commits: its open batch rolls back and stays
     pending; the next worker applies it. Counts, incidents and pages come out exactly once."""
     notifications, per = _size(150, 40), 10
