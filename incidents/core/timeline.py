@@ -19,6 +19,36 @@ def actor_label(actor: AbstractBaseUser | None, via: str | None = None) -> str:
     return via or SYSTEM
 
 
+def timeline_entry(
+    *,
+    incident: Incident | int,
+    kind: TimelineKind,
+    message: str,
+    actor: AbstractBaseUser | None = None,
+    via: str | None = None,
+    before: Any = None,
+    after: Any = None,
+) -> TimelineEvent:
+    """One row, not saved yet: what `timeline_record` writes, and `timeline_record_many`
+    writes many of at once. `incident` may be the incident or its id."""
+    ref = {"incident_id": incident} if isinstance(incident, int) else {"incident": incident}
+    return TimelineEvent(
+        **ref,
+        kind=kind,
+        actor=actor,
+        actor_label=actor_label(actor, via),
+        message=message,
+        before=before,
+        after=after,
+    )
+
+
+def timeline_record_many(entries: list[TimelineEvent]) -> None:
+    """Append many rows (built with `timeline_entry`) in a few statements."""
+    if entries:
+        TimelineEvent.objects.bulk_create(entries, batch_size=500)
+
+
 def timeline_record(
     *,
     incident: Incident,
@@ -30,12 +60,14 @@ def timeline_record(
     after: Any = None,
 ) -> TimelineEvent:
     """Append one row. Callers run inside their own transaction."""
-    return TimelineEvent.objects.create(
+    entry = timeline_entry(
         incident=incident,
         kind=kind,
         actor=actor,
-        actor_label=actor_label(actor, via),
+        via=via,
         message=message,
         before=before,
         after=after,
     )
+    entry.save(force_insert=True)
+    return entry
