@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from incidents.alerts.events import AlertEvent, event_from_json, event_to_json
 from incidents.alerts.pipeline import IngestOutcome, _Ingest, _storable
+from incidents.core.bulk import bulk_set
 from incidents.core.hooks import HookFailed
 from incidents.core.locks import is_retryable
 from incidents.models import InboxEvent, InboxState, Integration
@@ -222,11 +223,8 @@ def _mark_applied_many(
         row.incident_ids = sorted(outcome.incidents)
         row.result = _describe(outcome)
         row.last_error = ""
-    InboxEvent.objects.bulk_update(
-        rows,
-        ["state", "applied_at", "success", "alert_id", "incident_ids", "result", "last_error"],
-        batch_size=500,
-    )
+    fields = ["state", "applied_at", "success", "alert_id", "incident_ids", "result", "last_error"]
+    bulk_set(InboxEvent, fields, [(row.pk, *(getattr(row, f) for f in fields)) for row in rows])
 
 
 def _describe(outcome: IngestOutcome) -> str:

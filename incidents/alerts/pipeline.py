@@ -7,17 +7,16 @@ required hooks), and only publishing its timers waits for the commit.
 
 import json
 import logging
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from incidents.alerts.credentials import without_credentials
 from incidents.alerts.events import ACKNOWLEDGE, RESOLVE, TRIGGER, AlertEvent
+from incidents.core.bulk import bulk_set
 from incidents.core.choices import IncidentStatus, TimelineKind
 from incidents.core.lifecycle import (
     NewIncident,
@@ -251,7 +250,7 @@ class _Ingest:
             )
         for alert in new:
             alert.incident_id = incident_of[_group_of(alert.first)]
-        _set_incidents({alert.alert_id: alert.incident_id for alert in new})
+        bulk_set(Alert, ["incident"], [(alert.alert_id, alert.incident_id) for alert in new])
         timeline_record_many(
             [
                 timeline_entry(
@@ -405,32 +404,6 @@ def _open_incidents_of(
                 for value, incident_id, rank in cursor.fetchall():
                     found[(column, value)] = (incident_id, rank)
     return found
-
-
-def _set_incidents(incident_of: dict[int, int]) -> None:
-    """Point alerts at their incidents: one UPDATE per chunk (a CASE on the alert id)."""
-    by_incident: dict[int, list[int]] = defaultdict(list)
-    for alert_id, incident_id in incident_of.items():
-        by_incident[incident_id].append(alert_id)
-    chunk: list[tuple[int, list[int]]] = []
-    size = 0
-    for incident_id, alert_ids in by_incident.items():
-        chunk.append((incident_id, alert_ids))
-        size += len(alert_ids)
-        if size >= CHUNK * 2:
-            _set_incident_chunk(chunk)
-            chunk, size = [], 0
-    if chunk:
-        _set_incident_chunk(chunk)
-
-
-def _set_incident_chunk(chunk: list[tuple[int, list[int]]]) -> None:
-    ids = [alert_id for _, alert_ids in chunk for alert_id in alert_ids]
-    if len(chunk) == 1:
-        Alert.objects.filter(pk__in=ids).update(incident_id=chunk[0][0])
-        return
-    whens = [When(pk__in=alert_ids, then=Value(incident_id)) for incident_id, alert_ids in chunk]
-    Alert.objects.filter(pk__in=ids).update(incident_id=Case(*whens))
 
 
 def _upsert_firing(integration: Integration, firing: list[_Firing], now: datetime) -> None:
