@@ -10,7 +10,11 @@ each commit). Sets up a service whose escalation policy has one step paging one 
 - group:    one row holding a G-alert notification of one group (one incident, G alerts).
 
     DATABASE_URL=... REDIS_URL=... python bench/apply_batch.py -n 2000 -g 5000 [--rows 2000]
-    python bench/apply_batch.py --root /tmp/older-checkout ...   # the same against other code
+    # The same against other code (an older checkout): its copy of this script, its code
+    # imported first (run as a script, the venv's editable install wins; the line prints
+    # which checkout ran):
+    python -c "import sys; sys.path.insert(0, '/tmp/old'); sys.argv = ['b', '-n', '200'];
+      import incidents, runpy; runpy.run_path('/tmp/old/bench/apply_batch.py', run_name='__main__')"
 
 --rows sets TOCSIN_INBOX_BATCH_ROWS (rows per batch; the default is the setting's, 200) and
 --events TOCSIN_INBOX_BATCH_EVENTS.
@@ -30,11 +34,10 @@ def main() -> None:
     parser.add_argument("-g", type=int, default=5000, help="alerts in the one-group notification")
     parser.add_argument("--rows", type=int, help="rows per batch")
     parser.add_argument("--events", type=int, help="events per batch")
-    parser.add_argument("--root", help="the Tocsin checkout to import (default: this one)")
+    parser.add_argument("--root", help="the Tocsin checkout to import (default: this one's)")
     args = parser.parse_args()
     root = args.root or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    sys.path.insert(0, root)
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__))))
+    sys.path[:0] = [root, os.path.dirname(os.path.abspath(__file__))]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
