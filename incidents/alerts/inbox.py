@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from incidents.alerts.events import AlertEvent, event_from_json, event_to_json
 from incidents.alerts.pipeline import IngestOutcome, _Ingest, _storable
+from incidents.core.bulk import bulk_set
 from incidents.core.hooks import HookFailed
 from incidents.core.locks import is_retryable
 from incidents.models import InboxEvent, InboxState, Integration
@@ -152,23 +153,41 @@ def _apply_batch(
         integration = Integration.objects.select_related("service", "severity").get(
             pk=integration_id
         )
-        ingest = _Ingest(integration)
+        batches = [_events_of(row) for row in rows]
         outcomes: dict[int, IngestOutcome] = {}
-        applied = 0
-        for row in rows:
-            events = sorted(
-                map(event_from_json, row.events), key=lambda e: (e.dedup_key, e.alert_id or 0)
-            )
-            ingest.outcome = IngestOutcome()
-            try:
-                with transaction.atomic():  # a savepoint: a failed row is undone whole
-                    outcome = ingest.run(events)
-            except Exception as error:
-                _postpone(row, error, now)
-                continue
-            _mark_applied(row, outcome, now)
-            outcomes[row.pk] = outcome
-            applied += row.event_count
+        try:
+            # The whole batch in one savepoint, set-based (a few statements for thousands of
+            # alerts) ...
+            with transaction.atomic():
+                results = _Ingest(integration).run_many(batches)
+        except Exception as error:
+            results = None
+            if len(rows) > 1:
+                logger.info(
+                    "Inbox batch of %d rows failed together (%s); applying them one by one",
+                    len(rows),
+                    type(error).__name__,
+                )
+            else:
+                _postpone(rows[0], error, now)
+        if results is not None:
+            for row, outcome in zip(rows, results, strict=True):
+                outcomes[row.pk] = outcome
+            _mark_applied_many(rows, results, now)
+        elif len(rows) > 1:
+            # ... and when that fails, each row in a savepoint of its own: a failed row is
+            # undone whole and retried later, the others commit.
+            ingest = _Ingest(integration)
+            for row, events in zip(rows, batches, strict=True):
+                try:
+                    with transaction.atomic():
+                        outcome = ingest.run(events)
+                except Exception as error:
+                    _postpone(row, error, now)
+                    continue
+                _mark_applied_many([row], [outcome], now)
+                outcomes[row.pk] = outcome
+        applied = sum(row.event_count for row in rows if row.pk in outcomes)
         if applied:
             # Counters move only for what this transaction commits.
             Integration.objects.filter(pk=integration_id).update(
@@ -188,24 +207,24 @@ def _within(rows: list[InboxEvent], max_events: int) -> list[InboxEvent]:
     return kept
 
 
-def _mark_applied(row: InboxEvent, outcome: IngestOutcome, now: datetime) -> None:
-    alert_ids = outcome.opened + outcome.repeated + outcome.resolved + outcome.acknowledged
-    row.state = InboxState.APPLIED
-    row.applied_at = now
-    row.success = bool(alert_ids) or not outcome.ignored
-    row.alert_id = alert_ids[0] if alert_ids else None
-    row.incident_ids = sorted(outcome.incidents)
-    row.result = _describe(outcome)
-    row.last_error = ""
-    InboxEvent.objects.filter(pk=row.pk).update(
-        state=row.state,
-        applied_at=now,
-        success=row.success,
-        alert_id=row.alert_id,
-        incident_ids=row.incident_ids,
-        result=row.result,
-        last_error="",
-    )
+def _events_of(row: InboxEvent) -> list[AlertEvent]:
+    return sorted(map(event_from_json, row.events), key=lambda e: (e.dedup_key, e.alert_id or 0))
+
+
+def _mark_applied_many(
+    rows: list[InboxEvent], outcomes: list[IngestOutcome], now: datetime
+) -> None:
+    for row, outcome in zip(rows, outcomes, strict=True):
+        alert_ids = outcome.opened + outcome.repeated + outcome.resolved + outcome.acknowledged
+        row.state = InboxState.APPLIED
+        row.applied_at = now
+        row.success = bool(alert_ids) or not outcome.ignored
+        row.alert_id = alert_ids[0] if alert_ids else None
+        row.incident_ids = sorted(outcome.incidents)
+        row.result = _describe(outcome)
+        row.last_error = ""
+    fields = ["state", "applied_at", "success", "alert_id", "incident_ids", "result", "last_error"]
+    bulk_set(InboxEvent, fields, [(row.pk, *(getattr(row, f) for f in fields)) for row in rows])
 
 
 def _describe(outcome: IngestOutcome) -> str:

@@ -16,15 +16,17 @@ from django.utils import timezone
 
 from incidents.alerts.credentials import without_credentials
 from incidents.alerts.events import ACKNOWLEDGE, RESOLVE, TRIGGER, AlertEvent
+from incidents.core.bulk import bulk_set
 from incidents.core.choices import IncidentStatus, TimelineKind
 from incidents.core.lifecycle import (
+    NewIncident,
     incident_acknowledge,
-    incident_create,
+    incident_create_many,
     incident_resolve,
     incident_set_severity,
 )
 from incidents.core.locks import lock_existing, retry_on_conflict
-from incidents.core.timeline import timeline_record
+from incidents.core.timeline import timeline_entry, timeline_record, timeline_record_many
 from incidents.core.validators import fold_lines
 from incidents.models import Alert, AlertStatus, Incident, Integration, Severity
 
@@ -89,66 +91,145 @@ def _apply(integration: Integration, events: list[AlertEvent], *, own: bool) -> 
     return outcome
 
 
+# Rows per multi-row statement (an upsert of firing alerts, a lookup of groups): a few hundred
+# keep each statement's parameters well under SQLite's limit and its plan cheap.
+CHUNK = 250
+
+
+@dataclass
+class _Firing:
+    """The trigger events of one dedup key within a run of triggers, in arrival order."""
+
+    key: str
+    events: list[tuple[IngestOutcome, AlertEvent]] = field(default_factory=list)
+    alert_id: int = 0
+    inserted: bool = False
+    incident_id: int | None = None
+
+    @property
+    def first(self) -> AlertEvent:
+        return self.events[0][1]
+
+    @property
+    def last(self) -> AlertEvent:
+        return self.events[-1][1]
+
+
 class _Ingest:
-    """One request's worth of work; holds what it loads so it loads it once."""
+    """One batch's worth of work; holds what it loads so it loads it once.
+
+    Runs of trigger events are applied set-based: their repeats and first sightings in one
+    multi-row upsert per chunk, the groups of the new alerts looked up in one query, the new
+    incidents opened together (`incident_create_many`, whose hooks start their escalations
+    together) and the alerts' timeline rows written in one insert. A resolve or an
+    acknowledgement first applies the triggers before it, so every dedup key's events apply
+    in arrival order and a resolve sees every alert that arrived before it.
+    """
 
     def __init__(self, integration: Integration):
         self.integration = integration
         self.via = integration.via
         self.now = timezone.now()
-        self.outcome = IngestOutcome()
         self._severities: dict[str, Severity] | None = None
 
     def run(self, events: list[AlertEvent]) -> IngestOutcome:
-        for event in events:
-            if event.action == TRIGGER:
-                self.trigger(event)
-            elif event.action == RESOLVE:
-                self.resolve(event)
-            elif event.action == ACKNOWLEDGE:
-                self.acknowledge(event)
-        return self.outcome
+        return self.run_many([events])[0]
 
-    # --- trigger ---------------------------------------------------------------------------
-    def trigger(self, event: AlertEvent) -> None:
-        alert_id, inserted, incident_id = _upsert_firing(self.integration, event, self.now)
-        if not inserted:
-            self.outcome.repeated.append(alert_id)
-            if incident_id:
-                self.outcome.incidents.add(incident_id)
+    def run_many(self, batches: list[list[AlertEvent]]) -> list[IngestOutcome]:
+        """Apply several requests' events (each list in its order, the lists in theirs), and
+        say what happened to each request's."""
+        outcomes = [IngestOutcome() for _ in batches]
+        triggers: list[tuple[IngestOutcome, AlertEvent]] = []
+        for outcome, events in zip(outcomes, batches, strict=True):
+            for event in events:
+                if event.action == TRIGGER:
+                    triggers.append((outcome, event))
+                    continue
+                if event.action not in (RESOLVE, ACKNOWLEDGE):
+                    continue
+                self.triggers(triggers)
+                triggers = []
+                if event.action == RESOLVE:
+                    self.resolve(event, outcome)
+                else:
+                    self.acknowledge(event, outcome)
+        self.triggers(triggers)
+        return outcomes
+
+    # --- triggers --------------------------------------------------------------------------
+    def triggers(self, triggers: list[tuple[IngestOutcome, AlertEvent]]) -> None:
+        if not triggers:
             return
-        incident = self._incident_for(event, alert_id)
-        Alert.objects.filter(pk=alert_id).update(incident=incident)
-        timeline_record(
-            incident=incident,
-            kind=TimelineKind.ALERT,
-            via=self.via,
-            message=f"Alert firing: {event.summary}",
-            after=_alert_facts(alert_id, event, AlertStatus.FIRING),
-        )
-        self.outcome.opened.append(alert_id)
-        self.outcome.incidents.add(incident.pk)
+        firing: dict[str, _Firing] = {}
+        for outcome, event in triggers:
+            firing.setdefault(event.dedup_key, _Firing(event.dedup_key)).events.append(
+                (outcome, event)
+            )
+        # In dedup-key order, as concurrent writers lock alert rows (incidents.core.locks).
+        keyed = sorted(firing.values(), key=lambda f: f.key)
+        for start in range(0, len(keyed), CHUNK):
+            _upsert_firing(self.integration, keyed[start : start + CHUNK], self.now)
+        new = [f for f in firing.values() if f.inserted]
+        if new:
+            self._open_or_attach(new)
+        for outcome, event in triggers:
+            alert = firing[event.dedup_key]
+            if alert.inserted and event is alert.first:
+                outcome.opened.append(alert.alert_id)
+            else:
+                outcome.repeated.append(alert.alert_id)
+            if alert.incident_id:
+                outcome.incidents.add(alert.incident_id)
 
-    def _incident_for(self, event: AlertEvent, alert_id: int) -> Incident:
-        """The open incident of the alert's group (or earlier alerts of its key), else a new one."""
-        severity = self.severity_for(event.severity)
-        found = _open_incident_of(
-            integration_id=self.integration.pk,
-            exclude_alert_id=alert_id,
-            group_key=event.group_key,
-            dedup_key=event.dedup_key,
+    def _open_or_attach(self, new: list[_Firing]) -> None:
+        """Give each new alert the open incident of its group (or of earlier alerts of its
+        key), opening one for each group that has none; then note them on the timeline."""
+        found = _open_incidents_of(self.integration.pk, [_group_of(f.first) for f in new])
+        rank_of = {group: rank for group, (_, rank) in found.items()}
+        wanted: list[NewIncident] = []
+        opening: dict[tuple[str, str], int] = {}  # group -> its index in `wanted`
+        raises: list[tuple[tuple[str, str], Severity]] = []
+        for alert in new:
+            event = alert.first
+            group = _group_of(event)
+            severity = self.severity_for(event.severity)
+            if group in rank_of:
+                # A more severe alert raises its incident's severity, as it would alone.
+                if severity.rank < rank_of[group]:
+                    raises.append((group, severity))
+                    rank_of[group] = severity.rank
+                continue
+            opening[group] = len(wanted)
+            wanted.append(self._new_incident(event, severity))
+            rank_of[group] = severity.rank
+        created = incident_create_many(incidents=wanted, via=self.via) if wanted else []
+        incident_of = {group: found[group][0] for group in found}
+        incident_of.update({group: created[index].pk for group, index in opening.items()})
+        for group, severity in raises:
+            incident_set_severity(
+                incident=Incident(pk=incident_of[group]), severity=severity, via=self.via
+            )
+        for alert in new:
+            alert.incident_id = incident_of[_group_of(alert.first)]
+        bulk_set(Alert, ["incident"], [(alert.alert_id, alert.incident_id) for alert in new])
+        timeline_record_many(
+            [
+                timeline_entry(
+                    incident=alert.incident_id,
+                    kind=TimelineKind.ALERT,
+                    via=self.via,
+                    message=f"Alert firing: {alert.first.summary}",
+                    after=_alert_facts(alert.alert_id, alert.first, AlertStatus.FIRING),
+                )
+                for alert in new
+            ]
         )
-        if found:
-            incident_id, rank = found
-            incident = Incident(pk=incident_id)  # the lifecycle functions lock it by pk
-            if severity.rank < rank:
-                incident = incident_set_severity(incident=incident, severity=severity, via=self.via)
-            return incident
+
+    def _new_incident(self, event: AlertEvent, severity: Severity) -> NewIncident:
         service = self.integration.service
-        return incident_create(
+        return NewIncident(
             title=fold_lines(event.summary),  # a multi-line summary still opens the incident
             severity=severity,
-            via=self.via,
             services=[service] if service else [],
             summary=str(event.annotations.get("description", ""))
             if isinstance(event.annotations, dict)
@@ -180,11 +261,11 @@ class _Ingest:
             return alerts.filter(pk=event.alert_id).first()
         return alerts.filter(dedup_key=event.dedup_key).first()
 
-    def resolve(self, event: AlertEvent) -> None:
+    def resolve(self, event: AlertEvent, outcome: IngestOutcome) -> None:
         alert = self._firing(event)
         if alert is None:
             # Senders resolve what they never told us about, or twice: accepted, ignored.
-            self.outcome.ignored += 1
+            outcome.ignored += 1
             return
         alert.status = AlertStatus.RESOLVED
         alert.resolved_at = self.now
@@ -192,10 +273,11 @@ class _Ingest:
         if event.raw:
             alert.last_payload = event.raw
         alert.save(update_fields=["status", "resolved_at", "last_seen_at", "last_payload"])
-        self.outcome.resolved.append(alert.pk)
+        outcome.resolved.append(alert.pk)
         # Locking the incident serializes the "was that the last firing alert?" question.
         incident = self._note_on_incident(
             alert,
+            outcome,
             f"Alert resolved: {alert.summary}",
             before={"status": AlertStatus.FIRING},
             after=_alert_facts(alert.pk, alert, AlertStatus.RESOLVED),
@@ -209,29 +291,32 @@ class _Ingest:
         ):
             incident_resolve(incident=incident, via=self.via, reason="All its alerts resolved.")
 
-    def _note_on_incident(self, alert: Alert, message: str, **facts) -> Incident | None:
+    def _note_on_incident(
+        self, alert: Alert, outcome: IngestOutcome, message: str, **facts
+    ) -> Incident | None:
         """Lock the alert's incident (if it has one) and note what happened to the alert."""
         if not alert.incident_id:
             return None
-        self.outcome.incidents.add(alert.incident_id)
+        outcome.incidents.add(alert.incident_id)
         incident = lock_existing(Incident(pk=alert.incident_id))
         timeline_record(
             incident=incident, kind=TimelineKind.ALERT, via=self.via, message=message, **facts
         )
         return incident
 
-    def acknowledge(self, event: AlertEvent) -> None:
+    def acknowledge(self, event: AlertEvent, outcome: IngestOutcome) -> None:
         alert = self._firing(event)
         if alert is None:
-            self.outcome.ignored += 1
+            outcome.ignored += 1
             return
         if alert.acknowledged_at is not None:
             return
         alert.acknowledged_at = self.now
         alert.save(update_fields=["acknowledged_at"])
-        self.outcome.acknowledged.append(alert.pk)
+        outcome.acknowledged.append(alert.pk)
         incident = self._note_on_incident(
             alert,
+            outcome,
             f"Alert acknowledged by the sender: {alert.summary}",
             after=_alert_facts(alert.pk, alert, "acknowledged"),
         )
@@ -243,52 +328,68 @@ def _alert_facts(alert_id: int, alert, status: str) -> dict:
     return {"alert": alert_id, "dedup_key": alert.dedup_key, "status": status}
 
 
-def _open_incident_of(
-    *, integration_id: int, exclude_alert_id: int, group_key: str, dedup_key: str
-) -> tuple[int, int] | None:
-    """(id, severity rank) of the open incident of the newest other alert of the same group
-    (or, without a group, the same key), if any. Plain SQL: it runs for every new alert."""
+def _group_of(event: AlertEvent) -> tuple[str, str]:
+    """What a new alert is grouped by: its group key, or without one its dedup key."""
+    return ("group_key", event.group_key) if event.group_key else ("dedup_key", event.dedup_key)
+
+
+def _open_incidents_of(
+    integration_id: int, groups: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """For each group: (id, severity rank) of the open incident of its newest alert that has
+    an open incident, if any. One query per column and chunk, whatever the number of groups;
+    the new alerts themselves have no incident yet, so they never find themselves. Plain SQL:
+    it runs for every batch."""
     alert = connection.ops.quote_name(Alert._meta.db_table)
     incident = connection.ops.quote_name(Incident._meta.db_table)
     severity = connection.ops.quote_name(Severity._meta.db_table)
-    column = "group_key" if group_key else "dedup_key"
-    sql = f"""
-        SELECT i.id, s.rank FROM {alert} a
-        JOIN {incident} i ON i.id = a.incident_id
-        JOIN {severity} s ON s.id = i.severity_id
-        WHERE a.integration_id = %s AND a.{column} = %s AND a.id <> %s AND i.status <> %s
-        ORDER BY a.id DESC LIMIT 1
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [integration_id, group_key or dedup_key, exclude_alert_id, IncidentStatus.RESOLVED],
-        )
-        row = cursor.fetchone()
-    return (row[0], row[1]) if row else None
+    found: dict[tuple[str, str], tuple[int, int]] = {}
+    for column in ("group_key", "dedup_key"):
+        values = sorted({value for col, value in groups if col == column})
+        for start in range(0, len(values), CHUNK):
+            chunk = values[start : start + CHUNK]
+            marks = ", ".join(["%s"] * len(chunk))
+            sql = f"""
+                SELECT a.{column}, i.id, s.rank FROM {alert} a
+                JOIN {incident} i ON i.id = a.incident_id
+                JOIN {severity} s ON s.id = i.severity_id
+                WHERE a.id IN (
+                    SELECT MAX(b.id) FROM {alert} b
+                    JOIN {incident} j ON j.id = b.incident_id
+                    WHERE b.integration_id = %s AND b.{column} IN ({marks}) AND j.status <> %s
+                    GROUP BY b.{column}
+                )
+            """
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [integration_id, *chunk, IncidentStatus.RESOLVED])
+                for value, incident_id, rank in cursor.fetchall():
+                    found[(column, value)] = (incident_id, rank)
+    return found
 
 
-def _upsert_firing(
-    integration: Integration, event: AlertEvent, now: datetime
-) -> tuple[int, bool, int | None]:
-    """Insert the firing alert, or count a repeat of the one already firing, in one statement.
+def _upsert_firing(integration: Integration, firing: list[_Firing], now: datetime) -> None:
+    """Insert each firing alert, or count the repeats of the one already firing, in one
+    statement for the chunk; sets each one's alert id, whether it was inserted and its
+    incident id.
 
-    ON CONFLICT on the conditional unique index makes concurrent first sightings safe: one
-    insert wins, the others wait for it to commit and become repeats. Returns (alert id,
-    whether it was inserted, its incident id). PostgreSQL and SQLite share this syntax.
+    Each dedup key appears once (its events pre-aggregated: the last one's values win, the
+    count adds the number of events). ON CONFLICT on the conditional unique index makes
+    concurrent first sightings safe: one insert wins, the others wait for it to commit and
+    become repeats. PostgreSQL and SQLite share this syntax.
     """
     table = connection.ops.quote_name(Alert._meta.db_table)
     jsonb = "::jsonb" if connection.vendor == "postgresql" else ""
     at = connection.ops.adapt_datetimefield_value(now)
+    row = f"(%s, %s, 'firing', %s, %s, %s{jsonb}, %s{jsonb}, %s, %s, %s, %s, %s, %s, %s{jsonb})"
     sql = f"""
         INSERT INTO {table} AS a (
             integration_id, dedup_key, status, summary, severity, labels, annotations,
             source, link, group_key, first_seen_at, last_seen_at, count, last_payload
         )
-        VALUES (%s, %s, 'firing', %s, %s, %s{jsonb}, %s{jsonb}, %s, %s, %s, %s, %s, 1, %s{jsonb})
+        VALUES {", ".join([row] * len(firing))}
         ON CONFLICT (integration_id, dedup_key) WHERE status = 'firing'
         DO UPDATE SET
-            count = a.count + 1,
+            count = a.count + EXCLUDED.count,
             last_seen_at = EXCLUDED.last_seen_at,
             summary = EXCLUDED.summary,
             severity = EXCLUDED.severity,
@@ -297,27 +398,34 @@ def _upsert_firing(
             source = EXCLUDED.source,
             link = EXCLUDED.link,
             last_payload = EXCLUDED.last_payload
-        RETURNING id, count, incident_id
+        RETURNING dedup_key, id, count, incident_id
     """
-    params = [
-        integration.pk,
-        event.dedup_key,
-        event.summary,
-        event.severity[:64],
-        _json(event.labels),
-        _json(event.annotations),
-        event.source[:255],
-        event.link[:2048],
-        event.group_key[:255],
-        at,
-        at,
-        _json(event.raw),
-    ]
+    params = []
+    for alert in firing:
+        event = alert.last
+        params += [
+            integration.pk,
+            alert.key,
+            event.summary,
+            event.severity[:64],
+            _json(event.labels),
+            _json(event.annotations),
+            event.source[:255],
+            event.link[:2048],
+            event.group_key[:255],
+            at,
+            at,
+            len(alert.events),
+            _json(event.raw),
+        ]
+    by_key = {alert.key: alert for alert in firing}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        alert_id, count, incident_id = cursor.fetchone()
-    # A fresh row starts at 1; a repeat has been incremented past it.
-    return alert_id, count == 1, incident_id
+        for key, alert_id, count, incident_id in cursor.fetchall():
+            alert = by_key[key]
+            # A fresh row counts just this batch's events; a repeat adds them to its count.
+            alert.alert_id, alert.inserted = alert_id, count == len(alert.events)
+            alert.incident_id = incident_id
 
 
 def _storable(event: AlertEvent) -> AlertEvent:

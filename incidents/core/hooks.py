@@ -57,6 +57,9 @@ class Hook:
     function: Callable
     required: bool
     what: str  # what the hook does, for people: "start the incident's escalation"
+    # Optional: the same work for many events at once, called with a list of argument tuples
+    # (`fire_many`); without it, `fire_many` calls `function` once per event.
+    many: Callable | None = None
 
 
 class HookFailed(DomainError):
@@ -78,15 +81,23 @@ _hooks: dict[str, list[Hook]] = defaultdict(list)
 _providers: dict[str, list[Callable]] = defaultdict(list)
 
 
-def register(event: str, function: Callable, *, required: bool = False, what: str = "") -> Callable:
+def register(
+    event: str,
+    function: Callable,
+    *,
+    required: bool = False,
+    what: str = "",
+    many: Callable | None = None,
+) -> Callable:
     """Run `function(*args)` inside the transaction of every `event`. Registering the same
     function twice for one event is a no-op (ready() can run more than once in tests).
-    `what` says what it does ("start the incident's escalation") for the error people see."""
+    `what` says what it does ("start the incident's escalation") for the error people see.
+    `many`, if given, does the same for a list of argument tuples in one call (`fire_many`)."""
     if event not in EVENTS:
         raise ValueError(f"Unknown event {event!r}")
     if not any(hook.function is function for hook in _hooks[event]):
         what = what or f"run {function.__name__.strip('_').replace('_', ' ')}"
-        _hooks[event].append(Hook(event, function, required, what))
+        _hooks[event].append(Hook(event, function, required, what, many))
     return function
 
 
@@ -99,11 +110,22 @@ def fire(event: str, *args) -> None:
 
     Raises HookFailed when a required hook fails; lets a deadlock or serialization failure
     through from any hook, so the caller reruns the whole change."""
+    fire_many(event, [args])
+
+
+def fire_many(event: str, calls: list[tuple]) -> None:
+    """`fire` for many events of one kind at once (each item: one event's arguments), in one
+    transaction: each hook runs once with them all when it has a `many` variant, else once per
+    event. The same rules as `fire`: a required hook's failure fails them all (HookFailed); an
+    optional hook is undone alone (for all the events) and logged."""
+    if not calls:
+        return
+    args = calls[0] if len(calls) == 1 else calls  # for the log
     hooks = sorted(_hooks[event], key=lambda hook: not hook.required)
     for hook in hooks:
         if hook.required:
             try:
-                hook.function(*args)
+                _run(hook, calls)
             except HookFailed:
                 raise
             except Exception as error:
@@ -114,7 +136,7 @@ def fire(event: str, *args) -> None:
             continue
         try:
             with transaction.atomic():
-                hook.function(*args)
+                _run(hook, calls)
         except Exception as error:
             if is_retryable(error):
                 raise
@@ -124,6 +146,14 @@ def fire(event: str, *args) -> None:
                 event,
                 args,
             )
+
+
+def _run(hook: Hook, calls: list[tuple]) -> None:
+    if hook.many is not None and len(calls) > 1:
+        hook.many(calls)
+        return
+    for args in calls:
+        hook.function(*args)
 
 
 def provide(question: str, function: Callable) -> Callable:

@@ -8,6 +8,7 @@ commit. `actor` is the acting user; `via` names a non-user actor (an integration
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -32,7 +33,12 @@ from incidents.core.responders import (  # noqa: F401  (callers import them from
     incident_assign_commander,
     incident_remove_responder,
 )
-from incidents.core.timeline import actor_label, timeline_record
+from incidents.core.timeline import (
+    actor_label,
+    timeline_entry,
+    timeline_record,
+    timeline_record_many,
+)
 from incidents.core.validators import SINGLE_LINE_MESSAGE, has_line_break
 from incidents.models import (
     Incident,
@@ -58,17 +64,36 @@ logger = logging.getLogger(__name__)
 # only write rows; anything that leaves the database (a Celery publish) goes on commit.
 
 
-def _next_number() -> int:
-    """The next incident number: a sequence on PostgreSQL (no lock held until commit; a rolled
-    back incident leaves a gap), else a counter row locked for the transaction."""
+def _next_numbers(count: int) -> list[int]:
+    """The next `count` incident numbers, in one step: a sequence on PostgreSQL (no lock held
+    until commit; a rolled back incident leaves a gap), else a counter row locked for the
+    transaction."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT nextval('incidents_incident_number_seq')")
-            return cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT nextval('incidents_incident_number_seq') FROM generate_series(1, %s)",
+                [count],
+            )
+            return sorted(row[0] for row in cursor.fetchall())
     counter, _ = IncidentCounter.objects.select_for_update().get_or_create(name="incident")
-    counter.value += 1
+    first = counter.value + 1
+    counter.value += count
     counter.save(update_fields=["value"])
-    return counter.value
+    return list(range(first, counter.value + 1))
+
+
+@dataclass
+class NewIncident:
+    """What opening one incident needs (the arguments of `incident_create`)."""
+
+    title: str
+    severity: Severity
+    services: Iterable[Service] = ()
+    summary: str = ""
+    impact: str = ""
+    commander: User | None = None
+    started_at: datetime | None = None
+    detected_at: datetime | None = None
 
 
 @retry_on_conflict
@@ -86,40 +111,88 @@ def incident_create(
     detected_at: datetime | None = None,
 ) -> Incident:
     """Open an incident. Every new incident starts `triggered`: it pages until acknowledged."""
-    title = (title or "").strip()
-    if not title:
-        raise DomainError("An incident needs a title.", field="title")
-    _check_single_line(title=title)
-    now = timezone.now()
-    detected_at = detected_at or now
-    incident = Incident.objects.create(
-        number=_next_number(),
-        title=title[:255],
+    wanted = NewIncident(
+        title=title,
+        severity=severity,
+        services=services,
         summary=summary,
         impact=impact,
-        severity=severity,
-        status=IncidentStatus.TRIGGERED,
         commander=commander,
-        created_by=actor,
+        started_at=started_at,
         detected_at=detected_at,
-        started_at=min(started_at or detected_at, detected_at),
     )
-    services = list(services)
-    if services:
-        incident.services.set(services)
-    names = ", ".join(s.name for s in services)
-    timeline_record(
-        incident=incident,
-        kind=TimelineKind.CREATED,
-        actor=actor,
-        via=via,
-        message=f"Opened {incident.reference} as {severity.key}"
-        + (f" on {names}" if names else "")
-        + f" by {actor_label(actor, via)}.",
-        after={"status": incident.status, "severity": severity.key, "title": incident.title},
-    )
-    hooks.fire(hooks.INCIDENT_OPENED, incident.pk)
-    return incident
+    return _create_many([wanted], actor=actor, via=via)[0]
+
+
+@retry_on_conflict
+def incident_create_many(
+    *, incidents: list[NewIncident], actor: User | None = None, via: str | None = None
+) -> list[Incident]:
+    """Open many incidents at once (an ingest batch): numbers in one step, the incidents, their
+    services and timeline rows in a few inserts, and the `incident_opened` hooks fired for
+    all of them together (paging starts their escalations at once). All or nothing: a
+    required hook that fails raises HookFailed and none of them opens."""
+    return _create_many(incidents, actor=actor, via=via)
+
+
+def _create_many(
+    incidents: list[NewIncident], *, actor: User | None, via: str | None
+) -> list[Incident]:
+    if not incidents:
+        return []
+    now = timezone.now()
+    for wanted in incidents:
+        wanted.title = (wanted.title or "").strip()
+        if not wanted.title:
+            raise DomainError("An incident needs a title.", field="title")
+        _check_single_line(title=wanted.title)
+    numbers = _next_numbers(len(incidents))
+    created = []
+    for number, wanted in zip(numbers, incidents, strict=True):
+        detected_at = wanted.detected_at or now
+        created.append(
+            Incident(
+                number=number,
+                title=wanted.title[:255],
+                summary=wanted.summary,
+                impact=wanted.impact,
+                severity=wanted.severity,
+                status=IncidentStatus.TRIGGERED,
+                commander=wanted.commander,
+                created_by=actor,
+                detected_at=detected_at,
+                started_at=min(wanted.started_at or detected_at, detected_at),
+            )
+        )
+    Incident.objects.bulk_create(created, batch_size=500)
+    links, entries = [], []
+    through = Incident.services.through
+    who = actor_label(actor, via)
+    for incident, wanted in zip(created, incidents, strict=True):
+        services = list(dict.fromkeys(wanted.services))
+        links += [through(incident_id=incident.pk, service_id=s.pk) for s in services]
+        names = ", ".join(s.name for s in services)
+        entries.append(
+            timeline_entry(
+                incident=incident,
+                kind=TimelineKind.CREATED,
+                actor=actor,
+                via=via,
+                message=f"Opened {incident.reference} as {wanted.severity.key}"
+                + (f" on {names}" if names else "")
+                + f" by {who}.",
+                after={
+                    "status": incident.status,
+                    "severity": wanted.severity.key,
+                    "title": incident.title,
+                },
+            )
+        )
+    if links:
+        through.objects.bulk_create(links, batch_size=500)
+    timeline_record_many(entries)
+    hooks.fire_many(hooks.INCIDENT_OPENED, [(incident.pk,) for incident in created])
+    return created
 
 
 _lock = lock_existing

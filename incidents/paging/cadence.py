@@ -37,12 +37,16 @@ logger = logging.getLogger(__name__)
 DEADLINE_TASK = "incidents.tasks.escalation_deadline"
 
 
+def _deadline_task(deadline: IncidentDeadline) -> tuple[str, list, datetime]:
+    return (DEADLINE_TASK, [deadline.pk, deadline.version], deadline.due_at)
+
+
 def publish_deadline(deadline: IncidentDeadline) -> None:
     if deadline.done_at is None:
-        timers.publish_on_commit(DEADLINE_TASK, [deadline.pk, deadline.version], deadline.due_at)
+        timers.publish_on_commit(*_deadline_task(deadline))
 
 
-def start_deadlines(incident: Incident) -> None:
+def _wanted_deadlines(incident: Incident) -> list[tuple[str, datetime]]:
     severity = incident.severity
     wanted = []
     if incident.status == IncidentStatus.TRIGGERED:
@@ -51,12 +55,32 @@ def start_deadlines(incident: Incident) -> None:
         )
     if severity.update_every:
         wanted.append((DeadlineKind.UPDATE, incident.detected_at + severity.update_every))
-    for kind, due_at in wanted:
-        deadline, created = IncidentDeadline.objects.get_or_create(
-            incident=incident, kind=kind, defaults={"due_at": due_at}
+    return wanted
+
+
+def start_deadlines(incident: Incident) -> None:
+    start_deadlines_many([incident])
+
+
+def start_deadlines_many(incidents: list[Incident]) -> None:
+    """Create the severity timers new incidents lack (the incidents locked by the caller), in
+    one insert, and publish them on commit."""
+    wanted = {(i.pk, kind): due_at for i in incidents for kind, due_at in _wanted_deadlines(i)}
+    if not wanted:
+        return
+    have = set(
+        IncidentDeadline.objects.filter(incident_id__in={pk for pk, _ in wanted}).values_list(
+            "incident_id", "kind"
         )
-        if created:
-            publish_deadline(deadline)
+    )
+    created = [
+        IncidentDeadline(incident_id=pk, kind=kind, due_at=due_at)
+        for (pk, kind), due_at in wanted.items()
+        if (pk, kind) not in have
+    ]
+    # Conflicts (a timer created meanwhile) are impossible: the incidents are locked.
+    IncidentDeadline.objects.bulk_create(created, batch_size=500)
+    timers.publish_many_on_commit([_deadline_task(d) for d in created if d.done_at is None])
 
 
 @retry_on_conflict

@@ -48,4 +48,29 @@ def publish(name: str, args: list, eta: datetime | None = None) -> None:
 
 
 def publish_on_commit(name: str, args: list, eta: datetime | None = None) -> None:
-    transaction.on_commit(lambda: publish(name, args, eta))
+    publish_many_on_commit([(name, args, eta)])
+
+
+def _send_all(tasks: list[tuple[str, list, datetime | None]]) -> None:
+    for name, args, eta in tasks:
+        _send(name, args, eta)
+
+
+def publish_many_on_commit(tasks: list[tuple[str, list, datetime | None]]) -> None:
+    """Publish (name, args, eta) tasks once the transaction commits: one callback for them
+    all, so a batch that starts thousands of timers queues one job, not thousands."""
+    if not tasks:
+        return
+    if len(tasks) == 1:
+        name, args, eta = tasks[0]
+        transaction.on_commit(lambda: publish(name, args, eta))
+        return
+    tasks = list(tasks)
+
+    def publish_all() -> None:
+        if current_task and getattr(current_task.request, "id", None):
+            _send_all(tasks)
+        else:
+            _background().submit(_send_all, tasks)
+
+    transaction.on_commit(publish_all)

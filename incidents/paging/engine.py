@@ -12,6 +12,7 @@ The names callers use (`policy_for`, `escalation_fire_step`, `FIRE_TASK`, ...) s
 from here.
 """
 
+import copy
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from incidents.core.choices import IncidentStatus, TimelineKind
 from incidents.core.errors import DomainError, IllegalTransition
 from incidents.core.locks import lock_incident, retry_on_conflict
 from incidents.core.texts import humanize_duration
-from incidents.core.timeline import timeline_record
+from incidents.core.timeline import timeline_entry, timeline_record, timeline_record_many
 from incidents.models import (
     DeadlineKind,
     EscalationState,
@@ -44,7 +45,7 @@ from incidents.paging.cadence import (
     escalation_reopen,
 )
 from incidents.paging.round_robin import round_robin_pick
-from incidents.paging.routing import policy_for, policy_snapshot
+from incidents.paging.routing import policies_for, policy_for, policy_snapshot
 from incidents.paging.steps import (
     FIRE_TASK,
     VIA,
@@ -71,6 +72,7 @@ __all__ = [
     "escalation_reopen",
     "escalation_resolve",
     "escalation_start",
+    "escalation_start_many",
     "notify",
     "policy_for",
     "policy_snapshot",
@@ -93,55 +95,94 @@ def escalation_start(*, incident_id: int, now: datetime | None = None) -> Incide
 
     The escalation clock starts at detection (for an incident opened now, that is now).
     """
-    incident = lock_incident(incident_id)
-    if incident is None or not incident.is_open:
-        return None
-    now = now or incident.detected_at
-    existing = IncidentEscalation.objects.filter(incident=incident).first()
-    if existing is not None:
-        return existing
-    cadence.start_deadlines(incident)
-    if incident.status != IncidentStatus.TRIGGERED:
-        return None
-    policy = policy_for(incident)
-    snapshot = policy_snapshot(policy) if policy is not None else None
-    if not snapshot or not snapshot["steps"]:
-        timeline_record(
+    return _start_many([incident_id], now=now).get(incident_id)
+
+
+@retry_on_conflict
+def escalation_start_many(
+    *, incident_ids: Iterable[int], now: datetime | None = None
+) -> dict[int, IncidentEscalation | None]:
+    """`escalation_start` for many incidents at once (an ingest batch opening thousands): a
+    fixed number of queries for any number of incidents, except the round-robin turns (one
+    lock per incident that takes one). Returns each incident's escalation (None: none)."""
+    return _start_many(incident_ids, now=now)
+
+
+def _start_many(
+    incident_ids: Iterable[int], *, now: datetime | None
+) -> dict[int, IncidentEscalation | None]:
+    ids = sorted(set(incident_ids))
+    # The incidents first (in id order, as every batch locks them), then their escalations.
+    incidents = list(
+        Incident.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("severity")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+    opened = [incident for incident in incidents if incident.is_open]
+    started: dict[int, IncidentEscalation | None] = {pk: None for pk in ids}
+    for existing in IncidentEscalation.objects.filter(incident__in=opened):
+        started[existing.incident_id] = existing
+    fresh = [incident for incident in opened if started[incident.pk] is None]
+    cadence.start_deadlines_many(fresh)
+    triggered = [incident for incident in fresh if incident.status == IncidentStatus.TRIGGERED]
+    policies = policies_for(triggered)
+    snapshots: dict[int, dict | None] = {}
+    escalations, entries = [], []
+    for incident in triggered:
+        policy = policies[incident.pk]
+        if policy is not None and policy.pk not in snapshots:
+            snapshots[policy.pk] = policy_snapshot(policy)
+        snapshot = snapshots[policy.pk] if policy is not None else None
+        if not snapshot or not snapshot["steps"]:
+            entries.append(
+                timeline_entry(
+                    incident=incident,
+                    kind=TimelineKind.ESCALATION,
+                    via=VIA,
+                    message="No escalation policy applies (none for the severity or the services): nobody is paged.",
+                    after=NOBODY_TO_PAGE,
+                )
+            )
+            continue
+        # Each escalation keeps a copy of its own (round robin writes its turn into it).
+        snapshot = copy.deepcopy(snapshot)
+        if not incident.severity.pages:
+            # "Notify only" severities tell the first step once and never climb.
+            snapshot = {**snapshot, "steps": snapshot["steps"][:1], "repeat": 0}
+        # Only the steps this incident can reach take a round-robin turn.
+        turns = round_robin_pick(snapshot)
+        start = now or incident.detected_at
+        first = timedelta(seconds=snapshot["steps"][0]["delay"])
+        escalation = IncidentEscalation(
             incident=incident,
-            kind=TimelineKind.ESCALATION,
-            via=VIA,
-            message="No escalation policy applies (none for the severity or the services): nobody is paged.",
-            after=NOBODY_TO_PAGE,
+            policy=policy,
+            policy_name=policy.name,
+            snapshot=snapshot,
+            next_at=start + first,
+            started_at=start,
         )
-        return None
-    if not incident.severity.pages:
-        # "Notify only" severities tell the first step once and never climb.
-        snapshot = {**snapshot, "steps": snapshot["steps"][:1], "repeat": 0}
-    # Only the steps this incident can reach take a round-robin turn.
-    turns = round_robin_pick(snapshot)
-    first = timedelta(seconds=snapshot["steps"][0]["delay"])
-    escalation = IncidentEscalation.objects.create(
-        incident=incident,
-        policy=policy,
-        policy_name=policy.name,
-        snapshot=snapshot,
-        next_at=now + first,
-        started_at=now,
-    )
-    when = "now" if not first else f"in {humanize_duration(first)}"
-    message = f"Escalation started with policy {policy.name}: step 1 of {len(snapshot['steps'])} pages {when}."
-    if turns:
-        message += f" Round robin: {', '.join(turns)} takes this incident."
-    timeline_record(
-        incident=incident,
-        kind=TimelineKind.ESCALATION,
-        via=VIA,
-        message=message,
-        after={"policy": policy.pk, "next_at": escalation.next_at.isoformat()}
-        | ({"round_robin": turns} if turns else {}),
-    )
-    steps.publish_fire(escalation)
-    return escalation
+        escalations.append(escalation)
+        when = "now" if not first else f"in {humanize_duration(first)}"
+        message = f"Escalation started with policy {policy.name}: step 1 of {len(snapshot['steps'])} pages {when}."
+        if turns:
+            message += f" Round robin: {', '.join(turns)} takes this incident."
+        entries.append(
+            timeline_entry(
+                incident=incident,
+                kind=TimelineKind.ESCALATION,
+                via=VIA,
+                message=message,
+                after={"policy": policy.pk, "next_at": escalation.next_at.isoformat()}
+                | ({"round_robin": turns} if turns else {}),
+            )
+        )
+    IncidentEscalation.objects.bulk_create(escalations, batch_size=500)
+    timeline_record_many(entries)
+    steps.publish_fire_many(escalations)
+    for escalation in escalations:
+        started[escalation.incident_id] = escalation
+    return started
 
 
 # --- firing at once -------------------------------------------------------------------------
@@ -292,6 +333,10 @@ def _on_incident_opened(incident_id: int) -> None:
     escalation_start(incident_id=incident_id)
 
 
+def _on_incidents_opened(calls: list[tuple[int]]) -> None:
+    escalation_start_many(incident_ids=[incident_id for (incident_id,) in calls])
+
+
 def _on_incident_status_changed(incident_id: int, before: str, after: str) -> None:
     if after == IncidentStatus.RESOLVED:
         escalation_resolve(incident_id=incident_id)
@@ -309,6 +354,7 @@ def register_hooks() -> None:
         _on_incident_opened,
         required=True,
         what="start the incident's escalation",
+        many=_on_incidents_opened,
     )
     hooks.register(
         hooks.INCIDENT_STATUS_CHANGED,

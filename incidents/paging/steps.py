@@ -34,8 +34,18 @@ FIRE_TASK = "incidents.tasks.escalation_fire"
 
 
 def publish_fire(escalation: IncidentEscalation) -> None:
-    if escalation.state == EscalationState.ACTIVE and escalation.next_at is not None:
-        timers.publish_on_commit(FIRE_TASK, [escalation.pk, escalation.version], escalation.next_at)
+    publish_fire_many([escalation])
+
+
+def publish_fire_many(escalations: list[IncidentEscalation]) -> None:
+    """Publish the step tasks of escalations on commit (one callback for them all)."""
+    timers.publish_many_on_commit(
+        [
+            (FIRE_TASK, [escalation.pk, escalation.version], escalation.next_at)
+            for escalation in escalations
+            if escalation.state == EscalationState.ACTIVE and escalation.next_at is not None
+        ]
+    )
 
 
 class Lookups:
