@@ -14,12 +14,24 @@ from incidents.models import Alert, InboxEvent
 from tests.factories import make_integration
 
 
-def alert_api(base_url: str, token: str) -> opsgenie_sdk.AlertApi:
-    conf = opsgenie_sdk.configuration.Configuration()
-    conf.host = base_url
-    conf.api_key["Authorization"] = token
-    conf.retry_enabled = False  # an error answer is the test's to see, not the SDK's to retry
-    return opsgenie_sdk.AlertApi(api_client=opsgenie_sdk.api_client.ApiClient(configuration=conf))
+@pytest.fixture
+def alert_api(server_url):
+    """Opsgenie's AlertApi for a token, speaking to the live server."""
+    clients = []
+
+    def api(token: str) -> opsgenie_sdk.AlertApi:
+        conf = opsgenie_sdk.configuration.Configuration()
+        conf.host = server_url
+        conf.api_key["Authorization"] = token
+        conf.retry_enabled = False  # an error answer is the test's to see, not the SDK's to retry
+        clients.append(opsgenie_sdk.api_client.ApiClient(configuration=conf))
+        return opsgenie_sdk.AlertApi(api_client=clients[-1])
+
+    yield api
+    # The SDK keeps its connections alive, and with them the server's request threads and their
+    # database sessions: close them before the server stops and the test database is flushed.
+    for client in clients:
+        client.rest_client.pool_manager.clear()
 
 
 def create(api: opsgenie_sdk.AlertApi, alias: str = "db-down") -> str:
@@ -32,10 +44,10 @@ def og(transactional_db, service):
     return make_integration(name="opsgenie-bridge", kind="opsgenie", service=service)
 
 
-def test_a_create_waiting_for_a_worker_is_being_processed_then_created(settings, server_url, og):
+def test_a_create_waiting_for_a_worker_is_being_processed_then_created(settings, alert_api, og):
     settings.TOCSIN_INGEST_APPLY = "worker"
     integration, token = og
-    api = alert_api(server_url, token)
+    api = alert_api(token)
 
     request_id = create(api)
     waiting = api.get_request_status(request_id=request_id)
@@ -64,10 +76,10 @@ def test_a_create_waiting_for_a_worker_is_being_processed_then_created(settings,
     assert done.request_id != request_id
 
 
-def test_requests_applied_in_the_request_answer_at_once(settings, server_url, og):
+def test_requests_applied_in_the_request_answer_at_once(settings, alert_api, og):
     settings.TOCSIN_INGEST_APPLY = "request"
     _, token = og
-    api = alert_api(server_url, token)
+    api = alert_api(token)
 
     created = api.get_request_status(request_id=create(api))
     alert = Alert.objects.get()
@@ -98,12 +110,10 @@ def test_requests_applied_in_the_request_answer_at_once(settings, server_url, og
     assert alert.status == "resolved"
 
 
-def test_a_close_of_an_alert_that_does_not_fire_is_applied_without_success(
-    settings, server_url, og
-):
+def test_a_close_of_an_alert_that_does_not_fire_is_applied_without_success(settings, alert_api, og):
     settings.TOCSIN_INGEST_APPLY = "request"
     _, token = og
-    api = alert_api(server_url, token)
+    api = alert_api(token)
 
     close = api.close_alert(identifier="never-sent", identifier_type="alias")
     status = api.get_request_status(request_id=close.request_id)
@@ -116,14 +126,14 @@ def test_a_close_of_an_alert_that_does_not_fire_is_applied_without_success(
     assert status.data.processed_at is not None
 
 
-def test_another_integrations_request_is_not_found(settings, server_url, og, service):
+def test_another_integrations_request_is_not_found(settings, alert_api, og, service):
     settings.TOCSIN_INGEST_APPLY = "worker"
     _, token = og
     _, other_token = make_integration(name="other-bridge", kind="opsgenie", service=service)
-    request_id = create(alert_api(server_url, token))
+    request_id = create(alert_api(token))
 
     with pytest.raises(ApiException) as refused:
-        alert_api(server_url, other_token).get_request_status(request_id=request_id)
+        alert_api(other_token).get_request_status(request_id=request_id)
 
     assert refused.value.status == 404
     body = json.loads(refused.value.body)
