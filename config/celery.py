@@ -60,6 +60,15 @@ app.conf.beat_schedule["oncall-handoff-sweep"] = {
 }
 
 
+# The ingest inbox keeps applied rows TOCSIN_INBOX_KEEP_HOURS (for Opsgenie's request status);
+# older ones are deleted once an hour, in batches. Pending rows are never purged.
+app.conf.beat_schedule["inbox-purge"] = {
+    "task": "incidents.alerts.inbox_purge",
+    "schedule": crontab(minute=17),
+    "options": {"expires": 3000},
+}
+
+
 def _task_packages() -> list[str]:
     """Every installed app and each of its sub-packages: autodiscovery finds their tasks.py."""
     from django.apps import apps

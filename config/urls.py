@@ -5,7 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from incidents.admin import people
 from incidents.api import act as act_views
 from incidents.api import chat as chat_api
+from incidents.api import health as api_health
 from incidents.api import ingest as ingest_api
+from incidents.api import opsgenie_status
 from incidents.api.common.errors import api_not_found
 from incidents.core import health
 from incidents.oncall import ical
@@ -13,7 +15,8 @@ from incidents.statuspage import views as status_views
 
 urlpatterns = [
     path("health", health.health, name="health"),
-    path("health/ready", health.ready, name="health-ready"),
+    path("health/ready", api_health.ready, name="health-ready"),
+    path("health/ingest", api_health.ingest, name="health-ingest"),
     path(
         "admin/people/search/",
         admin.site.admin_view(people.PeopleSearchView.as_view(admin_site=admin.site)),
@@ -35,6 +38,11 @@ urlpatterns = [
     # Endpoints that speak other products' APIs, at their paths, for senders that already do.
     path("v2/enqueue", ingest_api.PagerDutyEnqueue.as_view(), name="pagerduty-enqueue"),
     path("v2/alerts", ingest_api.OpsgenieCreate.as_view(), name="opsgenie-create"),
+    path(
+        "v2/alerts/requests/<str:request_id>",
+        opsgenie_status.OpsgenieRequestStatus.as_view(),
+        name="opsgenie-request-status",
+    ),
     path(
         "v2/alerts/<path:identifier>/close",
         ingest_api.OpsgenieClose.as_view(),

@@ -8,13 +8,14 @@ incident policy's "view", on call by view_schedule, the overdue post-mortems and
 by their view permission plus seeing incidents. A staff user with no permission sees none of it.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, Exists, IntegerField, Value, When
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from incidents.alerts.inbox import inbox_backlog, inbox_backlogged
 from incidents.core import policy
 from incidents.core.choices import IncidentStatus
 from incidents.core.formatting import safe_colour, severity_badge
@@ -158,16 +159,31 @@ def _figures(now: datetime, severities: list[Severity], since: datetime) -> list
     return rows
 
 
+def _inbox() -> dict:
+    """The ingest inbox's backlog (one query): what waits, since when, and whether that is
+    past TOCSIN_INGEST_BACKLOG_SECONDS (what /health/ingest answers 503 for)."""
+    backlog = inbox_backlog()
+    seconds = round(backlog.age_seconds)
+    url = _admin_url_of("admin:incidents_inboxevent_changelist")
+    return {
+        "depth": backlog.depth,
+        "age": f"{seconds} s" if seconds < 60 else humanize_duration(timedelta(seconds=seconds)),
+        "backlogged": inbox_backlogged(backlog),
+        "url": f"{url}?state=waiting" if url else None,
+    }
+
+
 def visible_parts(user) -> dict[str, bool]:
     """Which parts of the dashboard `user` may read (None: all of them, for callers with no user)."""
     if user is None:
-        return dict.fromkeys(("incidents", "oncall", "postmortems", "action_items"), True)
+        return dict.fromkeys(("incidents", "oncall", "postmortems", "action_items", "inbox"), True)
     incidents = policy.may(user, policy.Action.VIEW)
     return {
         "incidents": incidents,
         "oncall": user.has_perm("incidents.view_schedule"),
         "postmortems": incidents and policy.may(user, policy.Action.VIEW_POSTMORTEM),
         "action_items": incidents and user.has_perm("postmortems.view_actionitem"),
+        "inbox": user.has_perm("incidents.view_inboxevent"),
     }
 
 
@@ -183,6 +199,8 @@ def operations_dashboard(*, now: datetime | None = None, user=None) -> dict:
         dash.update(_incident_parts(now))
     if sees["oncall"]:
         dash["oncall"] = _oncall(now)
+    if sees["inbox"]:
+        dash["inbox"] = _inbox()
     if sees["postmortems"]:
         overdue_postmortems = Postmortem.objects.overdue(now)
         dash["overdue_postmortems"] = list(

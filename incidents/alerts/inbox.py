@@ -359,3 +359,47 @@ def inbox_retry_now(*, ids: list[int]) -> int:
     return InboxEvent.objects.filter(pk__in=ids, state=InboxState.PENDING).update(
         not_before=timezone.now()
     )
+
+
+def inbox_backlogged(backlog: Backlog) -> bool:
+    """Whether the backlog is past what the health check tolerates: its oldest pending row was
+    received more than `TOCSIN_INGEST_BACKLOG_SECONDS` ago (the one rule the health check and
+    the admin home share)."""
+    return backlog.depth > 0 and backlog.age_seconds > settings.TOCSIN_INGEST_BACKLOG_SECONDS
+
+
+def inbox_request(*, integration_id: int, request_id: str) -> InboxEvent | None:
+    """The inbox row of one request of one integration (None for another integration's, an
+    unknown or a malformed id): what Opsgenie's request status answers from."""
+    import uuid
+
+    try:
+        wanted = uuid.UUID(str(request_id))
+    except ValueError:
+        return None
+    return InboxEvent.objects.filter(integration_id=integration_id, request_id=wanted).first()
+
+
+# --- retention ------------------------------------------------------------------------------
+PURGE_BATCH = 5000
+
+
+def inbox_purge(*, now: datetime | None = None, batch: int = PURGE_BATCH) -> int:
+    """Delete applied rows older than `TOCSIN_INBOX_KEEP_HOURS` (by when they were applied);
+    how many. Pending rows are never purged, however old. Deletes in batches, each its own
+    short transaction, so a purge after a storm holds no lock for long."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.TOCSIN_INBOX_KEEP_HOURS)
+    # received_at (indexed) narrows the scan to old rows; applied_at keeps a row that waited
+    # long and was applied lately for the full keeping time after it was applied.
+    old = InboxEvent.objects.filter(
+        state=InboxState.APPLIED, received_at__lt=cutoff, applied_at__lt=cutoff
+    )
+    total = 0
+    while True:
+        ids = list(old.order_by("id").values_list("id", flat=True)[:batch])
+        if not ids:
+            return total
+        deleted, _ = InboxEvent.objects.filter(pk__in=ids).delete()
+        total += deleted
+        if len(ids) < batch:
+            return total

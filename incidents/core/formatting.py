@@ -101,6 +101,9 @@ TONES: dict[str, dict[str, str]] = {
         "failed": "alarm",
         "cancelled": "quiet",
     },
+    # An ingest inbox row (incidents.admin.inbox): waiting, failing and retried, applied, or
+    # applied without doing what it asked (a close of an alert that does not fire).
+    "inbox": {"pending": "waiting", "retrying": "serious", "applied": "done", "failed": "quiet"},
     "postmortem": {"draft": "waiting", "in_review": "working", "published": "done"},
     "review": {"due": "waiting", "ok": "done", "done": "done"},
     "service": {

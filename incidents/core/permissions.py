@@ -97,6 +97,10 @@ MANAGE = [
     # Managers connect and rotate alert sources.
     "incidents.add_integration",
     "incidents.change_integration",
+    # Managers watch the ingest inbox (what waits, what keeps failing) and retry its pending
+    # rows now; the inbox admin is read-only, change_inboxevent is its "Retry now".
+    "incidents.view_inboxevent",
+    "incidents.change_inboxevent",
     # Managers publish post-mortems and keep the root-cause categories.
     "postmortems.publish_postmortem",
     "postmortems.delete_actionitem",
