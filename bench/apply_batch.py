@@ -76,7 +76,7 @@ def main() -> None:
     service.escalation_policy = policy
     service.save(update_fields=["escalation_policy"])
     integration = Integration(
-        name=f"bench-{run}", kind="alertmanager", service=service, rate_limit_per_minute=0
+        name=f"bench-{run}", kind="alertmanager", service=service, rate_limit_per_second=0
     )
     integration.set_token(generate_token("alertmanager"))
     integration.save()
